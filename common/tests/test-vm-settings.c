@@ -1,0 +1,143 @@
+/* Metadata is written by anyone with libvirt access: every malformed shape must give
+ * the defaults plus a warning that says what was wrong, never a failure. */
+#include "vmdesk-common.h"
+
+static VmdVmSettings *
+parse (const char *xml, GPtrArray **warnings)
+{
+  *warnings = g_ptr_array_new_with_free_func (g_free);
+  return vmd_vm_settings_parse (xml, *warnings);
+}
+
+static void
+assert_defaults (const VmdVmSettings *s)
+{
+  g_assert_cmpstr (s->role, ==, "");
+  g_assert_false (s->auto_assign_usb);
+  g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_SUSPEND);
+  g_assert_cmpint (s->on_lid_close, ==, VMD_LID_FORWARD);
+  g_assert_false (s->power_channel);
+}
+
+static void
+test_absent_is_defaults (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse (NULL, &w);
+
+  assert_defaults (s);
+  g_assert_cmpuint (w->len, ==, 0);
+}
+
+static void
+test_full (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse (
+    "<vmdesk:settings xmlns:vmdesk='" VMD_SETTINGS_NS "'>"
+    "  <role>work</role><auto-assign-usb>yes</auto-assign-usb>"
+    "  <on-host-sleep> pause </on-host-sleep><on-lid-close>ignore</on-lid-close>"
+    "  <power-channel>yes</power-channel><from-the-future>1</from-the-future>"
+    "</vmdesk:settings>", &w);
+
+  g_assert_cmpuint (w->len, ==, 0);
+  g_assert_cmpstr (s->role, ==, "work");
+  g_assert_true (s->auto_assign_usb);
+  g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_PAUSE);
+  g_assert_cmpint (s->on_lid_close, ==, VMD_LID_IGNORE);
+  g_assert_true (s->power_channel);
+}
+
+static void
+test_not_xml (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse ("<settings><role>work</settings", &w);
+
+  assert_defaults (s);
+  g_assert_cmpuint (w->len, ==, 1);
+  g_assert_true (g_str_has_prefix (w->pdata[0], "metadata is not well-formed XML"));
+}
+
+static void
+test_wrong_root (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse ("<config><role>work</role></config>", &w);
+
+  assert_defaults (s);
+  g_assert_cmpuint (w->len, ==, 1);
+  g_assert_nonnull (strstr (w->pdata[0], "<config>"));
+}
+
+static void
+test_bad_values_keep_good_ones (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse (
+    "<settings><role>wo rk&lt;x&gt;</role><on-host-sleep>hibernate</on-host-sleep>"
+    "<on-lid-close>ignore</on-lid-close><auto-assign-usb>maybe</auto-assign-usb></settings>", &w);
+
+  g_assert_cmpstr (s->role, ==, "");
+  g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_SUSPEND);
+  g_assert_false (s->auto_assign_usb);
+  g_assert_cmpint (s->on_lid_close, ==, VMD_LID_IGNORE);
+  g_assert_cmpuint (w->len, ==, 3);
+  g_assert_nonnull (strstr (w->pdata[1], "\"hibernate\" is not one of suspend, pause, save, none"));
+}
+
+static void
+test_hostile_sizes_and_entities (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(GString) big = g_string_new ("<settings><role>");
+  g_autoptr(VmdVmSettings) s1 = NULL;
+  g_autoptr(VmdVmSettings) s2 = NULL;
+
+  for (int i = 0; i < VMD_SETTINGS_MAX_SIZE; i++)
+    g_string_append_c (big, 'a');
+  g_string_append (big, "</role></settings>");
+  s1 = parse (big->str, &w);
+  assert_defaults (s1);
+  g_assert_nonnull (strstr (w->pdata[0], "more than the"));
+  g_ptr_array_unref (w);
+
+  /* An external entity must not be fetched nor expanded into the role. */
+  s2 = parse ("<!DOCTYPE s [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+              "<settings><role>&x;</role></settings>", &w);
+  g_assert_cmpstr (s2->role, ==, "");
+}
+
+static void
+test_round_trip (void)
+{
+  g_autoptr(VmdVmSettings) s = vmd_vm_settings_new ();
+  g_autoptr(VmdVmSettings) back = NULL;
+  g_autoptr(GPtrArray) w = NULL;
+  g_autofree char *xml = NULL;
+
+  g_free (s->role);
+  s->role = g_strdup ("gpu-vm");
+  s->on_host_sleep = VMD_HOST_SLEEP_SAVE;
+  s->power_channel = TRUE;
+  xml = vmd_vm_settings_to_xml (s);
+  back = parse (xml, &w);
+  g_assert_cmpuint (w->len, ==, 0);
+  g_assert_cmpstr (back->role, ==, "gpu-vm");
+  g_assert_cmpint (back->on_host_sleep, ==, VMD_HOST_SLEEP_SAVE);
+  g_assert_true (back->power_channel);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vm-settings/absent", test_absent_is_defaults);
+  g_test_add_func ("/vm-settings/full", test_full);
+  g_test_add_func ("/vm-settings/not-xml", test_not_xml);
+  g_test_add_func ("/vm-settings/wrong-root", test_wrong_root);
+  g_test_add_func ("/vm-settings/bad-values", test_bad_values_keep_good_ones);
+  g_test_add_func ("/vm-settings/hostile", test_hostile_sizes_and_entities);
+  g_test_add_func ("/vm-settings/round-trip", test_round_trip);
+  return g_test_run ();
+}

@@ -1,0 +1,234 @@
+/* vmd-vm-settings.c: a VM's vmdesk settings, read from and written to libvirt metadata.
+ * The metadata is editable by anyone with libvirt access, so it is untrusted input:
+ * bounded, parsed without network or entity expansion, and never fatal. */
+#include "vmdesk-common.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <string.h>
+
+static const char *const host_sleep_names[] = {
+  [VMD_HOST_SLEEP_SUSPEND] = "suspend",
+  [VMD_HOST_SLEEP_PAUSE]   = "pause",
+  [VMD_HOST_SLEEP_SAVE]    = "save",
+  [VMD_HOST_SLEEP_NONE]    = "none",
+};
+
+static const char *const lid_names[] = {
+  [VMD_LID_FORWARD] = "forward",
+  [VMD_LID_IGNORE]  = "ignore",
+};
+
+static const char *const bool_names[] = { "no", "yes" };
+
+const char *
+vmd_host_sleep_action_to_string (VmdHostSleepAction action)
+{
+  return host_sleep_names[action];
+}
+
+const char *
+vmd_lid_action_to_string (VmdLidAction action)
+{
+  return lid_names[action];
+}
+
+VmdVmSettings *
+vmd_vm_settings_new (void)
+{
+  VmdVmSettings *s = g_new0 (VmdVmSettings, 1);
+
+  s->role = g_strdup ("");
+  s->auto_assign_usb = FALSE;
+  s->on_host_sleep = VMD_HOST_SLEEP_SUSPEND;
+  s->on_lid_close = VMD_LID_FORWARD;
+  s->power_channel = FALSE;
+  return s;
+}
+
+VmdVmSettings *
+vmd_vm_settings_copy (const VmdVmSettings *settings)
+{
+  VmdVmSettings *s = g_memdup2 (settings, sizeof *settings);
+
+  s->role = g_strdup (settings->role);
+  return s;
+}
+
+void
+vmd_vm_settings_free (VmdVmSettings *settings)
+{
+  if (settings == NULL)
+    return;
+  g_free (settings->role);
+  g_free (settings);
+}
+
+static void
+add_warning (GPtrArray *warnings, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+add_warning (GPtrArray *warnings, const char *fmt, ...)
+{
+  va_list args;
+
+  if (warnings == NULL)
+    return;
+  va_start (args, fmt);
+  g_ptr_array_add (warnings, g_strdup_vprintf (fmt, args));
+  va_end (args);
+}
+
+/* Index of `value` in `names`, or -1; the warning lists the accepted words. */
+static int
+parse_enum (const char *field, const char *value, const char *const *names, guint n_names,
+            GPtrArray *warnings)
+{
+  g_autoptr(GString) accepted = g_string_new (NULL);
+  g_autofree char *shown = g_strescape (value, NULL);
+
+  for (guint i = 0; i < n_names; i++)
+    if (g_str_equal (value, names[i]))
+      return (int) i;
+
+  for (guint i = 0; i < n_names; i++)
+    g_string_append_printf (accepted, "%s%s", i ? ", " : "", names[i]);
+  add_warning (warnings, "<%s>: \"%s\" is not one of %s; using the default", field, shown,
+               accepted->str);
+  return -1;
+}
+
+static gboolean
+role_is_valid (const char *role)
+{
+  if (strlen (role) > VMD_ROLE_MAX)
+    return FALSE;
+  for (const char *p = role; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static void
+apply_field (VmdVmSettings *s, const char *field, const char *value, GPtrArray *warnings)
+{
+  int v;
+
+  if (g_str_equal (field, "role"))
+    {
+      if (role_is_valid (value))
+        {
+          g_free (s->role);
+          s->role = g_strdup (value);
+        }
+      else
+        {
+          g_autofree char *shown = g_strescape (value, NULL);
+          add_warning (warnings,
+                       "<role>: \"%.64s\" is not 1-%d letters, digits, '-' or '_'; ignored",
+                       shown, VMD_ROLE_MAX);
+        }
+    }
+  else if (g_str_equal (field, "auto-assign-usb"))
+    {
+      if ((v = parse_enum (field, value, bool_names, G_N_ELEMENTS (bool_names), warnings)) >= 0)
+        s->auto_assign_usb = v;
+    }
+  else if (g_str_equal (field, "power-channel"))
+    {
+      if ((v = parse_enum (field, value, bool_names, G_N_ELEMENTS (bool_names), warnings)) >= 0)
+        s->power_channel = v;
+    }
+  else if (g_str_equal (field, "on-host-sleep"))
+    {
+      if ((v = parse_enum (field, value, host_sleep_names, G_N_ELEMENTS (host_sleep_names),
+                           warnings)) >= 0)
+        s->on_host_sleep = v;
+    }
+  else if (g_str_equal (field, "on-lid-close"))
+    {
+      if ((v = parse_enum (field, value, lid_names, G_N_ELEMENTS (lid_names), warnings)) >= 0)
+        s->on_lid_close = v;
+    }
+  /* Unknown fields are ignored: a newer vmdesk may have written them. */
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
+
+VmdVmSettings *
+vmd_vm_settings_parse (const char *xml, GPtrArray *warnings)
+{
+  g_autoptr(VmdVmSettings) s = vmd_vm_settings_new ();
+  g_autoptr(xmlDoc) doc = NULL;
+  xmlNode *root;
+  size_t len;
+
+  if (xml == NULL)
+    return g_steal_pointer (&s);
+
+  len = strlen (xml);
+  if (len > VMD_SETTINGS_MAX_SIZE)
+    {
+      add_warning (warnings, "metadata is %zu bytes, more than the %d allowed; using defaults",
+                   len, VMD_SETTINGS_MAX_SIZE);
+      return g_steal_pointer (&s);
+    }
+
+  /* No network, no entity substitution, no DTD loading; errors are reported, not printed. */
+  doc = xmlReadMemory (xml, (int) len, "metadata.xml", NULL,
+                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (doc == NULL)
+    {
+      const xmlError *err = xmlGetLastError ();
+      add_warning (warnings, "metadata is not well-formed XML (line %d: %s); using defaults",
+                   err ? err->line : 0,
+                   err && err->message ? g_strstrip (err->message) : "unknown error");
+      return g_steal_pointer (&s);
+    }
+
+  root = xmlDocGetRootElement (doc);
+  if (root == NULL || !xmlStrEqual (root->name, BAD_CAST "settings"))
+    {
+      add_warning (warnings, "metadata root is <%s>, expected <settings>; using defaults",
+                   root ? (const char *) root->name : "");
+      return g_steal_pointer (&s);
+    }
+
+  for (xmlNode *n = root->children; n; n = n->next)
+    {
+      xmlChar *content;
+
+      if (n->type != XML_ELEMENT_NODE)
+        continue;
+      content = xmlNodeGetContent (n);
+      {
+        g_autofree char *value = g_strstrip (g_strdup ((const char *) (content ? content : BAD_CAST "")));
+        apply_field (s, (const char *) n->name, value, warnings);
+      }
+      xmlFree (content);
+    }
+  return g_steal_pointer (&s);
+}
+
+char *
+vmd_vm_settings_to_xml (const VmdVmSettings *s)
+{
+  g_autoptr(xmlDoc) doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlNode *root = xmlNewNode (NULL, BAD_CAST "settings");
+  xmlBuffer *buf = xmlBufferCreate ();
+  char *out;
+
+  xmlDocSetRootElement (doc, root);
+  /* xmlNewTextChild escapes the values: a role can never inject markup. */
+  if (*s->role)
+    xmlNewTextChild (root, NULL, BAD_CAST "role", BAD_CAST s->role);
+  xmlNewTextChild (root, NULL, BAD_CAST "auto-assign-usb", BAD_CAST bool_names[!!s->auto_assign_usb]);
+  xmlNewTextChild (root, NULL, BAD_CAST "on-host-sleep", BAD_CAST host_sleep_names[s->on_host_sleep]);
+  xmlNewTextChild (root, NULL, BAD_CAST "on-lid-close", BAD_CAST lid_names[s->on_lid_close]);
+  xmlNewTextChild (root, NULL, BAD_CAST "power-channel", BAD_CAST bool_names[!!s->power_channel]);
+
+  xmlNodeDump (buf, doc, root, 0, 1);
+  out = g_strdup ((const char *) xmlBufferContent (buf));
+  xmlBufferFree (buf);
+  return out;
+}

@@ -1,0 +1,80 @@
+/* vmdesk-common.h: what vmdeskd, vmdeskctl and the UI share: D-Bus names and errors,
+ * VM-name validation, VM settings in libvirt metadata, and the XML edits of `setup`. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define VMD_DBUS_NAME           "org.vmdesk.Manager1"
+#define VMD_DBUS_PATH           "/org/vmdesk/Manager1"
+#define VMD_DBUS_INTERFACE      "org.vmdesk.Manager1"
+
+/* Errors cross D-Bus as org.vmdesk.Error.<Name>; see vmd-error.c for the mapping. */
+#define VMD_ERROR (vmd_error_quark ())
+typedef enum {
+  VMD_ERROR_FAILED,
+  VMD_ERROR_INVALID_ARGS,
+  VMD_ERROR_UNKNOWN_VM,
+  VMD_ERROR_NOT_RUNNING,
+  VMD_ERROR_NOT_AUTHORIZED,
+  VMD_ERROR_NOT_CONNECTED,
+  VMD_ERROR_LIBVIRT,
+} VmdError;
+GQuark vmd_error_quark (void);
+
+/* VM names as they arrive from D-Bus or the command line. libvirt accepts almost any
+ * name, so this only refuses what can never be a usable domain name. */
+#define VMD_VM_NAME_MAX 255
+gboolean vmd_vm_name_validate (const char *name, GError **error);
+
+/* Per-VM settings, kept in the domain's <metadata> under VMD_SETTINGS_NS, so that
+ * `virsh metadata DOMAIN VMD_SETTINGS_NS` shows them. Schema: docs/vm-settings.md. */
+#define VMD_SETTINGS_NS       "https://vmdesk.org/xmlns/vm-settings/1"
+#define VMD_SETTINGS_PREFIX   "vmdesk"
+#define VMD_SETTINGS_MAX_SIZE (64 * 1024)
+#define VMD_ROLE_MAX          32
+
+typedef enum {
+  VMD_HOST_SLEEP_SUSPEND,
+  VMD_HOST_SLEEP_PAUSE,
+  VMD_HOST_SLEEP_SAVE,
+  VMD_HOST_SLEEP_NONE,
+} VmdHostSleepAction;
+
+typedef enum {
+  VMD_LID_FORWARD,
+  VMD_LID_IGNORE,
+} VmdLidAction;
+
+typedef struct {
+  char              *role;            /* free label such as "work"; "" if unset */
+  gboolean           auto_assign_usb; /* may @focused USB rules attach devices here */
+  VmdHostSleepAction on_host_sleep;
+  VmdLidAction       on_lid_close;
+  gboolean           power_channel;   /* does the VM get the power-bridge channel */
+} VmdVmSettings;
+
+VmdVmSettings *vmd_vm_settings_new (void);
+VmdVmSettings *vmd_vm_settings_copy (const VmdVmSettings *settings);
+void           vmd_vm_settings_free (VmdVmSettings *settings);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdVmSettings, vmd_vm_settings_free)
+
+/* Never fails: metadata that is absent, malformed or partly invalid yields the defaults
+ * for whatever could not be read, and one human-readable line per problem in
+ * `warnings` (may be NULL). Unknown elements are ignored, for forward compatibility. */
+VmdVmSettings *vmd_vm_settings_parse (const char *xml, GPtrArray *warnings);
+/* The <settings> element for virDomainSetMetadata (without namespace prefix). */
+char          *vmd_vm_settings_to_xml (const VmdVmSettings *settings);
+
+const char    *vmd_host_sleep_action_to_string (VmdHostSleepAction action);
+const char    *vmd_lid_action_to_string (VmdLidAction action);
+
+/* `vmdeskctl setup`: returns `domain_xml` with vmdesk's metadata (existing settings are
+ * kept), the qemu-ga channel and guest S3 enabled. The result is a complete persistent
+ * definition for virDomainDefineXML. Idempotent: setting up twice changes nothing. */
+char *vmd_domain_setup_xml (const char *domain_xml, GError **error);
+/* The same XML written the way vmd_domain_setup_xml writes it, so the two can be diffed. */
+char *vmd_domain_xml_reformat (const char *domain_xml, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,52 @@
+#include "vmd-vm.h"
+
+#include <libvirt/libvirt.h>
+
+static void
+test_names (void)
+{
+  g_autofree char *r1 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+  g_autofree char *r2 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
+  g_autofree char *r3 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STOPPED, 99);
+  g_autofree char *r4 = vmd_lifecycle_reason (-1, 0);
+
+  g_assert_cmpstr (r1, ==, "started:booted");
+  g_assert_cmpstr (r2, ==, "stopped:destroyed");
+  g_assert_cmpstr (r3, ==, "stopped:99");
+  g_assert_cmpstr (r4, ==, "unknown:0");
+  g_assert_cmpstr (vmd_domain_state_to_string (VIR_DOMAIN_PMSUSPENDED), ==, "pmsuspended");
+  g_assert_cmpstr (vmd_domain_state_to_string (42), ==, "unknown");
+  g_assert_cmpstr (vmd_domain_state_to_string (-3), ==, "unknown");
+}
+
+static void
+test_record (void)
+{
+  g_autoptr(VmdVm) vm = vmd_vm_new ("6695eb01-f6a4-8304-79aa-97f2502e193f");
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GVariantDict) d = NULL;
+  const char *s;
+  gboolean b;
+
+  vm->state = VIR_DOMAIN_RUNNING;
+  vm->settings_warning = g_strdup ("metadata is not well-formed XML");
+  v = g_variant_ref_sink (vmd_vm_to_variant (vm, TRUE));
+  d = g_variant_dict_new (v);
+  g_assert_true (g_variant_dict_lookup (d, "state", "&s", &s));
+  g_assert_cmpstr (s, ==, "running");
+  g_assert_true (g_variant_dict_lookup (d, "on-screen", "b", &b));
+  g_assert_true (b);
+  g_assert_true (g_variant_dict_lookup (d, "settings-warning", "&s", &s));
+  g_assert_true (vmd_vm_is_active (vm));
+  vm->state = VIR_DOMAIN_SHUTOFF;
+  g_assert_false (vmd_vm_is_active (vm));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vm/names", test_names);
+  g_test_add_func ("/vm/record", test_record);
+  return g_test_run ();
+}

@@ -1,0 +1,505 @@
+/* vmd-libvirt.c: connection lifecycle (open in a worker thread, close callback, backoff)
+ * and the inventory of VMs kept in step with libvirt's domain events. */
+#include "vmd-libvirt.h"
+
+#include <libvirt/virterror.h>
+
+/* Reconnect delays while libvirt is away: the only timer the daemon runs, and only while
+ * disconnected (libvirt has no "daemon is back" event to wait for). */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   5000
+
+struct _VmdLibvirt {
+  GObject        parent;
+  char          *uri;
+  virConnectPtr  conn;
+  GHashTable    *vms;          /* uuid -> VmdVm */
+  int            cb_lifecycle;
+  int            cb_metadata;
+  guint          retry_id;
+  guint          backoff_ms;
+  gboolean       connecting;
+  gboolean       first_sync_done;
+  GCancellable  *cancellable;
+};
+
+enum { SIG_VM_CHANGED, SIG_VM_STATE_CHANGED, SIG_VM_REMOVED, SIG_FIRST_SYNC, N_SIGNALS };
+static guint signals[N_SIGNALS];
+enum { PROP_0, PROP_CONNECTED, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+G_DEFINE_TYPE (VmdLibvirt, vmd_libvirt, G_TYPE_OBJECT)
+
+static void connect_start (VmdLibvirt *self);
+
+void
+vmd_set_libvirt_error (GError **error, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  const char *msg = virGetLastErrorMessage ();
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, VMD_ERROR, VMD_ERROR_LIBVIRT, "%s: %s", what, msg ? msg : "unknown libvirt error");
+}
+
+static VmdVm *
+lookup_uuid (VmdLibvirt *self, const char *uuid)
+{
+  return g_hash_table_lookup (self->vms, uuid);
+}
+
+static char *
+read_settings_xml (virDomainPtr dom, GError **error)
+{
+  char *xml = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, VMD_SETTINGS_NS,
+                                    VIR_DOMAIN_AFFECT_CURRENT);
+
+  if (xml == NULL && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN_METADATA)
+    vmd_set_libvirt_error (error, "reading vmdesk metadata");
+  return xml;
+}
+
+static void
+read_settings (VmdVm *vm, virDomainPtr dom)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *xml = read_settings_xml (dom, &error);
+
+  vmd_vm_settings_free (vm->settings);
+  vm->settings = vmd_vm_settings_parse (xml, warnings);
+  if (error)
+    g_ptr_array_add (warnings, g_strdup (error->message));
+  g_clear_pointer (&vm->settings_warning, g_free);
+  if (warnings->len > 0)
+    {
+      g_ptr_array_add (warnings, NULL);
+      vm->settings_warning = g_strjoinv ("; ", (char **) warnings->pdata);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VMDESK_VM", vm->name,
+                        "MESSAGE", "VM '%s': settings: %s", vm->name, vm->settings_warning);
+    }
+}
+
+static gboolean
+settings_equal (const VmdVm *a, const VmdVm *b)
+{
+  const VmdVmSettings *x = a->settings, *y = b->settings;
+
+  return g_str_equal (x->role, y->role) && x->auto_assign_usb == y->auto_assign_usb
+      && x->on_host_sleep == y->on_host_sleep && x->on_lid_close == y->on_lid_close
+      && x->power_channel == y->power_channel
+      && g_strcmp0 (a->settings_warning, b->settings_warning) == 0;
+}
+
+static void
+remove_vm (VmdLibvirt *self, const char *uuid)
+{
+  VmdVm *vm = lookup_uuid (self, uuid);
+  g_autofree char *name = NULL;
+
+  if (vm == NULL)
+    return;
+  name = g_strdup (vm->name);
+  g_hash_table_remove (self->vms, uuid);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VMDESK_VM", name,
+                    "MESSAGE", "VM '%s' is gone from libvirt", name);
+  g_signal_emit (self, signals[SIG_VM_REMOVED], 0, name);
+}
+
+/* Reads `dom` afresh and folds it into the inventory, emitting what changed. The fresh
+ * read (not the event's detail) decides the state, so events that race with a resync
+ * can never leave a stale state behind. Returns FALSE if the domain no longer exists. */
+static gboolean
+refresh_domain (VmdLibvirt *self, virDomainPtr dom, const char *reason, gboolean reread_settings)
+{
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  g_autoptr(VmdVm) fresh = NULL;
+  VmdVm *old;
+  int state, state_reason, persistent;
+  gboolean state_changed, changed;
+
+  if (virDomainGetUUIDString (dom, uuid) < 0)
+    return FALSE;
+  if (virDomainGetState (dom, &state, &state_reason, 0) < 0
+      || (persistent = virDomainIsPersistent (dom)) < 0)
+    {
+      if (virGetLastErrorCode () == VIR_ERR_NO_DOMAIN)
+        {
+          remove_vm (self, uuid);
+          return FALSE;
+        }
+      g_warning ("reading domain %s: %s", uuid, virGetLastErrorMessage ());
+      return TRUE;
+    }
+
+  old = lookup_uuid (self, uuid);
+  fresh = vmd_vm_new (uuid);
+  g_free (fresh->name);
+  fresh->name = g_strdup (virDomainGetName (dom));
+  fresh->state = state;
+  fresh->persistent = persistent;
+  if (old == NULL || reread_settings)
+    read_settings (fresh, dom);
+  else
+    {
+      vmd_vm_settings_free (fresh->settings);
+      fresh->settings = vmd_vm_settings_copy (old->settings);
+      fresh->settings_warning = g_strdup (old->settings_warning);
+    }
+
+  state_changed = old == NULL || old->state != fresh->state;
+  changed = state_changed || !g_str_equal (old->name, fresh->name)
+         || old->persistent != fresh->persistent || !settings_equal (old, fresh);
+  if (!changed)
+    return TRUE;
+
+  old = g_steal_pointer (&fresh);
+  g_hash_table_replace (self->vms, old->uuid, old);
+  g_signal_emit (self, signals[SIG_VM_CHANGED], 0, old);
+  if (state_changed)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VMDESK_VM", old->name,
+                        "MESSAGE", "VM '%s' is %s (%s)", old->name,
+                        vmd_domain_state_to_string (old->state), reason);
+      g_signal_emit (self, signals[SIG_VM_STATE_CHANGED], 0, old, reason);
+    }
+  return TRUE;
+}
+
+static void
+reconcile (VmdLibvirt *self)
+{
+  virDomainPtr *doms = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+  int n;
+
+  n = virConnectListAllDomains (self->conn, &doms, 0);
+  if (n < 0)
+    {
+      g_warning ("listing domains on %s: %s", self->uri, virGetLastErrorMessage ());
+      return;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      if (virDomainGetUUIDString (doms[i], uuid) == 0
+          && refresh_domain (self, doms[i], "reconciled", TRUE))
+        g_hash_table_add (seen, g_strdup (uuid));
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+
+  g_hash_table_iter_init (&iter, self->vms);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      g_ptr_array_add (gone, g_strdup (key));
+  for (guint i = 0; i < gone->len; i++)
+    remove_vm (self, gone->pdata[i]);
+}
+
+static int
+on_lifecycle (virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+  VmdLibvirt *self = opaque;
+  g_autofree char *reason = vmd_lifecycle_reason (event, detail);
+
+  refresh_domain (self, dom, reason, event == VIR_DOMAIN_EVENT_DEFINED);
+  return 0;
+}
+
+static void
+on_metadata_change (virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque)
+{
+  if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0 (nsuri, VMD_SETTINGS_NS) == 0)
+    refresh_domain (opaque, dom, "settings", TRUE);
+}
+
+static void
+set_connected (VmdLibvirt *self, virConnectPtr conn)
+{
+  self->conn = conn;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTED]);
+}
+
+static void
+schedule_retry (VmdLibvirt *self);
+
+static void
+drop_connection (VmdLibvirt *self)
+{
+  virConnectPtr conn = self->conn;
+
+  if (conn == NULL)
+    return;
+  virConnectDomainEventDeregisterAny (conn, self->cb_lifecycle);
+  virConnectDomainEventDeregisterAny (conn, self->cb_metadata);
+  virConnectUnregisterCloseCallback (conn, on_close);
+  virConnectClose (conn);
+  set_connected (self, NULL);
+}
+
+static gboolean
+on_closed_idle (gpointer data)
+{
+  VmdLibvirt *self = data;
+
+  g_warning ("lost the connection to libvirt (%s); reconnecting", self->uri);
+  drop_connection (self);
+  schedule_retry (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_close (virConnectPtr conn, int reason, void *opaque)
+{
+  /* Tearing the connection down from inside its own callback is not allowed. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, on_closed_idle, g_object_ref (opaque), g_object_unref);
+}
+
+static void
+adopt_connection (VmdLibvirt *self, virConnectPtr conn)
+{
+  /* Callbacks first, then the listing: events queued meanwhile are handled after it,
+   * and each re-reads its domain, so nothing is missed. */
+  virConnectRegisterCloseCallback (conn, on_close, self, NULL);
+  self->cb_lifecycle = virConnectDomainEventRegisterAny (
+    conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK (on_lifecycle), self, NULL);
+  self->cb_metadata = virConnectDomainEventRegisterAny (
+    conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK (on_metadata_change),
+    self, NULL);
+  set_connected (self, conn);
+  reconcile (self);
+  g_message ("connected to libvirt at %s, %u VMs", self->uri, g_hash_table_size (self->vms));
+}
+
+static void
+close_connection (gpointer conn)
+{
+  virConnectClose (conn);
+}
+
+static void
+open_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  const char *uri = data;
+  virConnectPtr conn = virConnectOpen (uri);
+
+  if (conn == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      vmd_set_libvirt_error (&error, "opening %s", uri);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, conn, close_connection);
+}
+
+static void
+on_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmdLibvirt *self = VMD_LIBVIRT (source);
+  g_autoptr(GError) error = NULL;
+  virConnectPtr conn = g_task_propagate_pointer (G_TASK (res), &error);
+
+  self->connecting = FALSE;
+  if (conn == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          if (self->backoff_ms == BACKOFF_FIRST_MS || !self->first_sync_done)
+            g_warning ("%s", error->message);
+          schedule_retry (self);
+        }
+    }
+  else
+    {
+      self->backoff_ms = BACKOFF_FIRST_MS;
+      adopt_connection (self, conn);
+    }
+  if (!self->first_sync_done)
+    {
+      self->first_sync_done = TRUE;
+      g_signal_emit (self, signals[SIG_FIRST_SYNC], 0);
+    }
+}
+
+static void
+connect_start (VmdLibvirt *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (self->connecting || self->conn)
+    return;
+  self->connecting = TRUE;
+  task = g_task_new (self, self->cancellable, on_opened, NULL);
+  g_task_set_task_data (task, g_strdup (self->uri), g_free);
+  g_task_set_return_on_cancel (task, TRUE);
+  g_task_run_in_thread (task, open_in_thread);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  VmdLibvirt *self = data;
+
+  self->retry_id = 0;
+  connect_start (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (VmdLibvirt *self)
+{
+  if (self->retry_id)
+    return;
+  self->retry_id = g_timeout_add (self->backoff_ms, on_retry, self);
+  self->backoff_ms = MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+void
+vmd_libvirt_start (VmdLibvirt *self)
+{
+  connect_start (self);
+}
+
+void
+vmd_libvirt_resync (VmdLibvirt *self)
+{
+  if (self->conn)
+    reconcile (self);
+}
+
+const char *
+vmd_libvirt_get_uri (VmdLibvirt *self)
+{
+  return self->uri;
+}
+
+gboolean
+vmd_libvirt_is_connected (VmdLibvirt *self)
+{
+  return self->conn != NULL;
+}
+
+virConnectPtr
+vmd_libvirt_get_connection (VmdLibvirt *self)
+{
+  return self->conn;
+}
+
+static int
+compare_by_name (gconstpointer a, gconstpointer b)
+{
+  const VmdVm *x = *(const VmdVm *const *) a, *y = *(const VmdVm *const *) b;
+
+  return g_strcmp0 (x->name, y->name);
+}
+
+GPtrArray *
+vmd_libvirt_list_vms (VmdLibvirt *self)
+{
+  GPtrArray *vms = g_ptr_array_sized_new (g_hash_table_size (self->vms));
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->vms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (vms, value);
+  g_ptr_array_sort (vms, compare_by_name);
+  return vms;
+}
+
+const VmdVm *
+vmd_libvirt_lookup (VmdLibvirt *self, const char *name)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->vms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (((VmdVm *) value)->name, name))
+      return value;
+  return NULL;
+}
+
+static void
+vmd_libvirt_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  switch (id)
+    {
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, VMD_LIBVIRT (object)->conn != NULL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
+vmd_libvirt_dispose (GObject *object)
+{
+  VmdLibvirt *self = VMD_LIBVIRT (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  drop_connection (self);
+  G_OBJECT_CLASS (vmd_libvirt_parent_class)->dispose (object);
+}
+
+static void
+vmd_libvirt_finalize (GObject *object)
+{
+  VmdLibvirt *self = VMD_LIBVIRT (object);
+
+  g_hash_table_unref (self->vms);
+  g_object_unref (self->cancellable);
+  g_free (self->uri);
+  G_OBJECT_CLASS (vmd_libvirt_parent_class)->finalize (object);
+}
+
+static void
+vmd_libvirt_class_init (VmdLibvirtClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = vmd_libvirt_get_property;
+  object_class->dispose = vmd_libvirt_dispose;
+  object_class->finalize = vmd_libvirt_finalize;
+
+  props[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  signals[SIG_VM_CHANGED] = g_signal_new ("vm-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIG_VM_STATE_CHANGED] = g_signal_new ("vm-state-changed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                2, G_TYPE_POINTER, G_TYPE_STRING);
+  signals[SIG_VM_REMOVED] = g_signal_new ("vm-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIG_FIRST_SYNC] = g_signal_new ("first-sync", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+vmd_libvirt_init (VmdLibvirt *self)
+{
+  self->vms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vmd_vm_free);
+  self->backoff_ms = BACKOFF_FIRST_MS;
+  self->cancellable = g_cancellable_new ();
+}
+
+VmdLibvirt *
+vmd_libvirt_new (const char *uri)
+{
+  VmdLibvirt *self = g_object_new (VMD_TYPE_LIBVIRT, NULL);
+
+  self->uri = g_strdup (uri);
+  return self;
+}

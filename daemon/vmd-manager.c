@@ -1,0 +1,407 @@
+/* vmd-manager.c: org.vmdesk.Manager1. Arguments are validated first, then the caller is
+ * authorized (the method table names the polkit action, so no handler can forget), then
+ * the handler runs. */
+#include "vmd-manager.h"
+
+#include "vmd-setup.h"
+
+void vmd_daemon_register_resource (void);
+
+struct _VmdManager {
+  GObject          parent;
+  VmdLibvirt      *libvirt;
+  VmdBouncer      *bouncer;
+  VmdState        *state;
+  GDBusConnection *bus;
+  GDBusNodeInfo   *introspection;
+  guint            registration_id;
+};
+
+G_DEFINE_TYPE (VmdManager, vmd_manager, G_TYPE_OBJECT)
+
+typedef gboolean (*ArgsCheck) (GVariant *params, GError **error);
+typedef void (*Handler) (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation);
+
+typedef struct {
+  const char *name;
+  const char *action;    /* polkit action, or NULL for read-only methods */
+  ArgsCheck   check;
+  Handler     handler;
+} Method;
+
+static void
+emit (VmdManager *self, const char *signal, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->bus == NULL)
+    {
+      g_variant_unref (g_variant_ref_sink (params));
+      return;
+    }
+  if (!g_dbus_connection_emit_signal (self->bus, NULL, VMD_DBUS_PATH, VMD_DBUS_INTERFACE, signal,
+                                      params, &error))
+    g_warning ("emitting %s: %s", signal, error->message);
+}
+
+static void
+emit_property_changed (VmdManager *self, const char *property, GVariant *value)
+{
+  GVariantBuilder changed;
+
+  g_variant_builder_init (&changed, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&changed, "{sv}", property, value);
+  if (self->bus)
+    g_dbus_connection_emit_signal (self->bus, NULL, VMD_DBUS_PATH,
+                                   "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                   g_variant_new ("(sa{sv}as)", VMD_DBUS_INTERFACE, &changed, NULL),
+                                   NULL);
+  else
+    g_variant_builder_clear (&changed);
+}
+
+static GVariant *
+vm_record (VmdManager *self, const VmdVm *vm)
+{
+  return vmd_vm_to_variant (vm, g_str_equal (vm->name, vmd_state_get_on_screen (self->state)));
+}
+
+static void
+set_on_screen (VmdManager *self, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *previous = g_strdup (vmd_state_get_on_screen (self->state));
+  const VmdVm *vm;
+
+  if (g_str_equal (previous, name))
+    return;
+  if (!vmd_state_set_on_screen (self->state, name, &error))
+    g_warning ("saving the on-screen VM: %s", error->message);
+  g_message ("on screen: %s (was %s)", *name ? name : "host", *previous ? previous : "host");
+
+  emit_property_changed (self, "OnScreen", g_variant_new_string (name));
+  emit (self, "FocusChanged", g_variant_new ("(ss)", name, previous));
+  if ((vm = vmd_libvirt_lookup (self->libvirt, previous)))
+    emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+  if ((vm = vmd_libvirt_lookup (self->libvirt, name)))
+    emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+}
+
+static gboolean
+can_be_on_screen (const VmdVm *vm)
+{
+  return vm->state == VIR_DOMAIN_RUNNING || vm->state == VIR_DOMAIN_PAUSED
+      || vm->state == VIR_DOMAIN_BLOCKED;
+}
+
+/* --- argument checks: cheap, before polkit, so garbage never reaches a handler --- */
+
+static gboolean
+check_vm_name_arg (GVariant *params, GError **error)
+{
+  const char *name;
+
+  g_variant_get_child (params, 0, "&s", &name);
+  return vmd_vm_name_validate (name, error);
+}
+
+static gboolean
+check_switch_args (GVariant *params, GError **error)
+{
+  const char *name;
+
+  g_variant_get_child (params, 0, "&s", &name);
+  return *name == '\0' || vmd_vm_name_validate (name, error);
+}
+
+/* --- handlers --- */
+
+static void
+handle_list_vms (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GPtrArray) vms = vmd_libvirt_list_vms (self->libvirt);
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < vms->len; i++)
+    g_variant_builder_add_value (&b, vm_record (self, vms->pdata[i]));
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(aa{sv})", &b));
+}
+
+static const VmdVm *
+lookup_or_error (VmdManager *self, const char *name, GDBusMethodInvocation *invocation)
+{
+  const VmdVm *vm = vmd_libvirt_lookup (self->libvirt, name);
+
+  if (vm == NULL)
+    g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_UNKNOWN_VM,
+                                           "no VM named '%s'", name);
+  return vm;
+}
+
+static void
+handle_get_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  const char *name;
+  const VmdVm *vm;
+
+  g_variant_get (params, "(&s)", &name);
+  if ((vm = lookup_or_error (self, name, invocation)))
+    g_dbus_method_invocation_return_value (invocation,
+                                           g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+}
+
+static void
+handle_switch (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  const char *name;
+  const VmdVm *vm;
+
+  g_variant_get (params, "(&s)", &name);
+  if (*name != '\0')
+    {
+      if ((vm = lookup_or_error (self, name, invocation)) == NULL)
+        return;
+      if (!can_be_on_screen (vm))
+        {
+          g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_RUNNING,
+                                                 "VM '%s' is %s; start it before switching to it",
+                                                 name, vmd_domain_state_to_string (vm->state));
+          return;
+        }
+    }
+  set_on_screen (self, name);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+handle_setup_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *old_xml = NULL;
+  g_autofree char *new_xml = NULL;
+  virConnectPtr conn = vmd_libvirt_get_connection (self->libvirt);
+  const char *name;
+  gboolean dry_run;
+
+  g_variant_get (params, "(&sb)", &name, &dry_run);
+  if (conn == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_CONNECTED,
+                                             "not connected to libvirt (%s)",
+                                             vmd_libvirt_get_uri (self->libvirt));
+      return;
+    }
+  if (!vmd_setup_domain (conn, name, dry_run, &old_xml, &new_xml, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ss)", old_xml, new_xml));
+}
+
+static const Method methods[] = {
+  { "ListVMs", NULL,                NULL,              handle_list_vms },
+  { "GetVM",   NULL,                check_vm_name_arg, handle_get_vm },
+  { "Switch",  "org.vmdesk.switch", check_switch_args, handle_switch },
+  { "SetupVM", "org.vmdesk.setup",  check_vm_name_arg, handle_setup_vm },
+};
+
+typedef struct {
+  VmdManager            *self;
+  const Method          *method;
+  GDBusMethodInvocation *invocation;
+} PendingCall;
+
+static void
+on_authorized (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PendingCall *call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) params = NULL;
+
+  if (!vmd_bouncer_check_finish (VMD_BOUNCER (source), res, &error))
+    {
+      g_message ("denied %s to %s: %s", call->method->name,
+                 g_dbus_method_invocation_get_sender (call->invocation), error->message);
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+    }
+  else
+    {
+      params = g_variant_ref (g_dbus_method_invocation_get_parameters (call->invocation));
+      call->method->handler (call->self, params, call->invocation);
+    }
+  g_object_unref (call->self);
+  g_free (call);
+}
+
+static void
+method_call (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+             const char *name, GVariant *params, GDBusMethodInvocation *invocation, gpointer data)
+{
+  VmdManager *self = data;
+  g_autoptr(GError) error = NULL;
+  const Method *method = NULL;
+  PendingCall *call;
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (g_str_equal (methods[i].name, name))
+      method = &methods[i];
+  if (method == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                             "no method %s", name);
+      return;
+    }
+  if (method->check && !method->check (params, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (method->action == NULL)
+    {
+      method->handler (self, params, invocation);
+      return;
+    }
+  call = g_new0 (PendingCall, 1);
+  call->self = g_object_ref (self);
+  call->method = method;
+  call->invocation = invocation;
+  vmd_bouncer_check_async (self->bouncer, invocation, method->action, on_authorized, call);
+}
+
+static GVariant *
+get_property (GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+              const char *name, GError **error, gpointer data)
+{
+  VmdManager *self = data;
+
+  if (g_str_equal (name, "Version"))
+    return g_variant_new_string (VMDESK_VERSION);
+  if (g_str_equal (name, "OnScreen"))
+    return g_variant_new_string (vmd_state_get_on_screen (self->state));
+  if (g_str_equal (name, "Connected"))
+    return g_variant_new_boolean (vmd_libvirt_is_connected (self->libvirt));
+  if (g_str_equal (name, "LibvirtUri"))
+    return g_variant_new_string (vmd_libvirt_get_uri (self->libvirt));
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
+  return NULL;
+}
+
+static const GDBusInterfaceVTable vtable = { method_call, get_property, NULL, { 0 } };
+
+/* --- libvirt -> D-Bus --- */
+
+static void
+on_vm_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
+{
+  emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+}
+
+static void
+on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, const char *reason, VmdManager *self)
+{
+  emit (self, "VMStateChanged",
+        g_variant_new ("(sss)", vm->name, vmd_domain_state_to_string (vm->state), reason));
+  if (!can_be_on_screen (vm) && g_str_equal (vm->name, vmd_state_get_on_screen (self->state)))
+    set_on_screen (self, "");
+}
+
+static void
+on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdManager *self)
+{
+  emit (self, "VMRemoved", g_variant_new ("(s)", name));
+  if (g_str_equal (name, vmd_state_get_on_screen (self->state)))
+    set_on_screen (self, "");
+}
+
+static void
+on_connected (VmdLibvirt *libvirt, GParamSpec *pspec, VmdManager *self)
+{
+  emit_property_changed (self, "Connected", g_variant_new_boolean (vmd_libvirt_is_connected (libvirt)));
+}
+
+static void
+on_first_sync (VmdLibvirt *libvirt, VmdManager *self)
+{
+  const char *name = vmd_state_get_on_screen (self->state);
+  const VmdVm *vm = vmd_libvirt_lookup (libvirt, name);
+
+  /* A remembered on-screen VM that stopped while the daemon was away is no longer on screen. */
+  if (*name && vmd_libvirt_is_connected (libvirt) && (vm == NULL || !can_be_on_screen (vm)))
+    set_on_screen (self, "");
+}
+
+gboolean
+vmd_manager_export (VmdManager *self, GDBusConnection *bus, GError **error)
+{
+  g_autoptr(GBytes) xml = NULL;
+
+  /* Registered by hand: a static library would drop a constructor-registered resource. */
+  vmd_daemon_register_resource ();
+  xml = g_resources_lookup_data ("/org/vmdesk/daemon/org.vmdesk.Manager1.xml",
+                                 G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (xml == NULL)
+    return FALSE;
+  self->introspection = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), error);
+  if (self->introspection == NULL)
+    return FALSE;
+  self->registration_id = g_dbus_connection_register_object (
+    bus, VMD_DBUS_PATH, g_dbus_node_info_lookup_interface (self->introspection, VMD_DBUS_INTERFACE),
+    &vtable, self, NULL, error);
+  if (self->registration_id == 0)
+    return FALSE;
+  self->bus = g_object_ref (bus);
+  return TRUE;
+}
+
+void
+vmd_manager_unexport (VmdManager *self)
+{
+  if (self->bus && self->registration_id)
+    g_dbus_connection_unregister_object (self->bus, self->registration_id);
+  self->registration_id = 0;
+  g_clear_object (&self->bus);
+}
+
+static void
+vmd_manager_dispose (GObject *object)
+{
+  VmdManager *self = VMD_MANAGER (object);
+
+  vmd_manager_unexport (self);
+  if (self->libvirt)
+    g_signal_handlers_disconnect_by_data (self->libvirt, self);
+  g_clear_object (&self->libvirt);
+  g_clear_object (&self->bouncer);
+  g_clear_pointer (&self->introspection, g_dbus_node_info_unref);
+  g_clear_pointer (&self->state, vmd_state_free);
+  G_OBJECT_CLASS (vmd_manager_parent_class)->dispose (object);
+}
+
+static void
+vmd_manager_class_init (VmdManagerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = vmd_manager_dispose;
+}
+
+static void
+vmd_manager_init (VmdManager *self)
+{
+}
+
+VmdManager *
+vmd_manager_new (VmdLibvirt *libvirt, VmdBouncer *bouncer, VmdState *state)
+{
+  VmdManager *self = g_object_new (VMD_TYPE_MANAGER, NULL);
+
+  self->libvirt = g_object_ref (libvirt);
+  self->bouncer = g_object_ref (bouncer);
+  self->state = state;
+  g_signal_connect (libvirt, "vm-changed", G_CALLBACK (on_vm_changed), self);
+  g_signal_connect (libvirt, "vm-state-changed", G_CALLBACK (on_vm_state_changed), self);
+  g_signal_connect (libvirt, "vm-removed", G_CALLBACK (on_vm_removed), self);
+  g_signal_connect (libvirt, "notify::connected", G_CALLBACK (on_connected), self);
+  g_signal_connect (libvirt, "first-sync", G_CALLBACK (on_first_sync), self);
+  return self;
+}

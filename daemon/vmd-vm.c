@@ -1,0 +1,102 @@
+/* vmd-vm.c: the VM record and how it is shown on D-Bus. */
+#include "vmd-vm.h"
+
+#include <libvirt/libvirt.h>
+
+VmdVm *
+vmd_vm_new (const char *uuid)
+{
+  VmdVm *vm = g_new0 (VmdVm, 1);
+
+  vm->uuid = g_strdup (uuid);
+  vm->name = g_strdup ("");
+  vm->state = VIR_DOMAIN_NOSTATE;
+  vm->settings = vmd_vm_settings_new ();
+  return vm;
+}
+
+void
+vmd_vm_free (VmdVm *vm)
+{
+  if (vm == NULL)
+    return;
+  g_free (vm->uuid);
+  g_free (vm->name);
+  vmd_vm_settings_free (vm->settings);
+  g_free (vm->settings_warning);
+  g_free (vm);
+}
+
+gboolean
+vmd_vm_is_active (const VmdVm *vm)
+{
+  return vm->state != VIR_DOMAIN_SHUTOFF && vm->state != VIR_DOMAIN_CRASHED
+      && vm->state != VIR_DOMAIN_NOSTATE;
+}
+
+GVariant *
+vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (vm->name));
+  g_variant_builder_add (&b, "{sv}", "uuid", g_variant_new_string (vm->uuid));
+  g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (vmd_domain_state_to_string (vm->state)));
+  g_variant_builder_add (&b, "{sv}", "on-screen", g_variant_new_boolean (on_screen));
+  g_variant_builder_add (&b, "{sv}", "role", g_variant_new_string (vm->settings->role));
+  g_variant_builder_add (&b, "{sv}", "persistent", g_variant_new_boolean (vm->persistent));
+  if (vm->settings_warning)
+    g_variant_builder_add (&b, "{sv}", "settings-warning", g_variant_new_string (vm->settings_warning));
+  return g_variant_builder_end (&b);
+}
+
+const char *
+vmd_domain_state_to_string (int state)
+{
+  static const char *const names[] = {
+    [VIR_DOMAIN_NOSTATE]     = "unknown",
+    [VIR_DOMAIN_RUNNING]     = "running",
+    [VIR_DOMAIN_BLOCKED]     = "blocked",
+    [VIR_DOMAIN_PAUSED]      = "paused",
+    [VIR_DOMAIN_SHUTDOWN]    = "shutdown",
+    [VIR_DOMAIN_SHUTOFF]     = "shutoff",
+    [VIR_DOMAIN_CRASHED]     = "crashed",
+    [VIR_DOMAIN_PMSUSPENDED] = "pmsuspended",
+  };
+
+  if (state < 0 || state >= (int) G_N_ELEMENTS (names) || names[state] == NULL)
+    return "unknown";
+  return names[state];
+}
+
+char *
+vmd_lifecycle_reason (int event, int detail)
+{
+  static const char *const events[] = {
+    "defined", "undefined", "started", "suspended", "resumed", "stopped", "shutdown",
+    "pmsuspended", "crashed",
+  };
+  /* Indexed by event, then by that event's detail enum (libvirt-domain.h). */
+  static const char *const details[][10] = {
+    { "added", "updated", "renamed", "from-snapshot" },
+    { "removed", "renamed" },
+    { "booted", "migrated", "restored", "from-snapshot", "wakeup" },
+    { "paused", "migrated", "ioerror", "watchdog", "restored", "from-snapshot", "api-error",
+      "postcopy", "postcopy-failed" },
+    { "unpaused", "migrated", "from-snapshot", "postcopy", "postcopy-failed" },
+    { "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from-snapshot" },
+    { "finished", "guest", "host" },
+    { "memory", "disk" },
+    { "panicked", "crashloaded" },
+  };
+  const char *e = "unknown", *d = NULL;
+
+  if (event >= 0 && event < (int) G_N_ELEMENTS (events))
+    {
+      e = events[event];
+      if (detail >= 0 && detail < (int) G_N_ELEMENTS (details[0]))
+        d = details[event][detail];
+    }
+  return d ? g_strdup_printf ("%s:%s", e, d) : g_strdup_printf ("%s:%d", e, detail);
+}

@@ -1,0 +1,160 @@
+/* vmdeskd: wires libvirt, polkit and the on-disk state to org.vmdesk.Manager1.
+ * The name is taken only after the first libvirt sync, so a client that sees the name
+ * also sees a complete VM list. */
+#include "vmd-manager.h"
+
+#include <glib-unix.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <locale.h>
+#include <systemd/sd-daemon.h>
+
+typedef struct {
+  GMainLoop  *loop;
+  VmdLibvirt *libvirt;
+  VmdManager *manager;
+  guint       owner_id;
+  int         exit_code;
+} Daemon;
+
+static void
+on_bus_acquired (GDBusConnection *bus, const char *name, gpointer data)
+{
+  Daemon *d = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vmd_manager_export (d->manager, bus, &error))
+    {
+      g_critical ("exporting %s: %s", VMD_DBUS_PATH, error->message);
+      d->exit_code = 1;
+      g_main_loop_quit (d->loop);
+    }
+}
+
+static void
+on_name_acquired (GDBusConnection *bus, const char *name, gpointer data)
+{
+  Daemon *d = data;
+
+  g_message ("vmdeskd %s ready on %s (libvirt %s, %s)", VMDESK_VERSION, name,
+             vmd_libvirt_get_uri (d->libvirt),
+             vmd_libvirt_is_connected (d->libvirt) ? "connected" : "not connected yet");
+  sd_notifyf (0, "READY=1\nSTATUS=%s", vmd_libvirt_is_connected (d->libvirt)
+                                          ? "Managing VMs" : "Waiting for libvirt");
+}
+
+static void
+on_name_lost (GDBusConnection *bus, const char *name, gpointer data)
+{
+  Daemon *d = data;
+
+  g_critical (bus ? "lost or could not own the name %s (is another vmdeskd running?)"
+                  : "cannot connect to the system bus to own %s", name);
+  d->exit_code = 1;
+  g_main_loop_quit (d->loop);
+}
+
+static void
+on_first_sync (VmdLibvirt *libvirt, Daemon *d)
+{
+  d->owner_id = g_bus_own_name (G_BUS_TYPE_SYSTEM, VMD_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                on_bus_acquired, on_name_acquired, on_name_lost, d, NULL);
+}
+
+static gboolean
+on_sigterm (gpointer data)
+{
+  Daemon *d = data;
+
+  g_message ("stopping");
+  sd_notify (0, "STOPPING=1");
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sighup (gpointer data)
+{
+  Daemon *d = data;
+
+  g_message ("SIGHUP: re-reading every VM from libvirt");
+  vmd_libvirt_resync (d->libvirt);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *uri = NULL;
+  g_autofree char *state_dir = NULL;
+  gboolean version = FALSE;
+  const GOptionEntry entries[] = {
+    { "libvirt-uri", 'c', 0, G_OPTION_ARG_STRING, &uri,
+      "libvirt URI to manage (default: $VMDESK_LIBVIRT_URI or qemu:///system)", "URI" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "where to keep state (default: $STATE_DIRECTORY or /var/lib/vmdesk)", "DIR" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- the vmdesk daemon");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VmdBouncer) bouncer = NULL;
+  g_autoptr(VmdState) state = NULL;
+  Daemon d = { 0 };
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("vmdeskd: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("vmdeskd %s\n", VMDESK_VERSION);
+      return 0;
+    }
+  if (uri == NULL)
+    uri = g_strdup (g_getenv ("VMDESK_LIBVIRT_URI") ? g_getenv ("VMDESK_LIBVIRT_URI") : "qemu:///system");
+  if (state_dir == NULL)
+    {
+      /* systemd may pass several directories separated by ':'; ours is the first. */
+      const char *env = g_getenv ("STATE_DIRECTORY");
+      g_auto(GStrv) dirs = g_strsplit (env && *env ? env : "/var/lib/vmdesk", ":", 2);
+      state_dir = g_strdup (dirs[0]);
+    }
+
+  state = vmd_state_load (state_dir, &error);
+  if (state == NULL)
+    {
+      g_printerr ("vmdeskd: %s\n", error->message);
+      return 1;
+    }
+
+  /* libvirt's events run on the GLib main loop: no libvirt thread, no polling. */
+  if (virInitialize () < 0)
+    {
+      g_printerr ("vmdeskd: cannot initialize libvirt\n");
+      return 1;
+    }
+  gvir_event_register ();
+
+  d.loop = g_main_loop_new (NULL, FALSE);
+  d.libvirt = vmd_libvirt_new (uri);
+  bouncer = vmd_bouncer_new ();
+  d.manager = vmd_manager_new (d.libvirt, bouncer, g_steal_pointer (&state));
+  g_signal_connect (d.libvirt, "first-sync", G_CALLBACK (on_first_sync), &d);
+  g_unix_signal_add (SIGTERM, on_sigterm, &d);
+  g_unix_signal_add (SIGINT, on_sigterm, &d);
+  g_unix_signal_add (SIGHUP, on_sighup, &d);
+
+  vmd_libvirt_start (d.libvirt);
+  g_main_loop_run (d.loop);
+
+  if (d.owner_id)
+    g_bus_unown_name (d.owner_id);
+  g_signal_handlers_disconnect_by_data (d.libvirt, &d);
+  g_clear_object (&d.manager);
+  g_clear_object (&d.libvirt);
+  g_main_loop_unref (d.loop);
+  return d.exit_code;
+}

@@ -1,0 +1,8 @@
+"""vmdesk's integration-test harness: real counterparts, no hardware.
+
+bus     -- a private system bus with python-dbusmock's logind, upower and polkitd
+sysfs   -- umockdev testbeds (USB, PCI with IOMMU groups, power_supply) and uevents
+virt    -- a private libvirt (embedded driver or a private libvirtd) and tiny TCG guests
+daemon  -- vmdeskd under test, wired to the pieces above
+procs   -- child processes that never outlive the test that started them
+"""

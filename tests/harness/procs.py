@@ -1,0 +1,81 @@
+"""Child processes that never outlive the harness.
+
+Every child starts in its own process group, so stopping it also stops whatever it
+forked (a QEMU under libvirtd, a template under dbusmock). Anything still running when
+the interpreter exits is killed by the atexit hook, even when a test failed.
+"""
+import atexit
+import os
+import signal
+import subprocess
+import time
+
+_live = []
+
+
+class Child:
+    def __init__(self, argv, name=None, env=None, stdout=None, stderr=None, **kw):
+        self.name = name or os.path.basename(argv[0])
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr,
+                                     start_new_session=True, **kw)
+        _live.append(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.running():
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout=10.0, sig=signal.SIGTERM):
+        """Stop the whole group: `sig`, then SIGKILL after `timeout`. Returns the exit code."""
+        if self.running():
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Children of the group leader may linger after it exits.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self in _live:
+            _live.remove(self)
+        return self.proc.returncode
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Wait for `predicate()` to become true; raise TimeoutError naming `what`.
+
+    Test-side only: the harness polls its observations, the daemon never polls.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@atexit.register
+def _stop_all():
+    for child in list(reversed(_live)):
+        child.stop(timeout=3)
