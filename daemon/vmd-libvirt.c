@@ -227,8 +227,8 @@ set_connected (VmdLibvirt *self, virConnectPtr conn)
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CONNECTED]);
 }
 
-static void
-schedule_retry (VmdLibvirt *self);
+static void schedule_retry (VmdLibvirt *self);
+static void on_close (virConnectPtr conn, int reason, void *opaque);
 
 static void
 drop_connection (VmdLibvirt *self)
