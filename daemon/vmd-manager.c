@@ -48,16 +48,20 @@ static void
 emit_property_changed (VmdManager *self, const char *property, GVariant *value)
 {
   GVariantBuilder changed;
+  g_autoptr(GError) error = NULL;
 
   g_variant_builder_init (&changed, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&changed, "{sv}", property, value);
-  if (self->bus)
-    g_dbus_connection_emit_signal (self->bus, NULL, VMD_DBUS_PATH,
-                                   "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                   g_variant_new ("(sa{sv}as)", VMD_DBUS_INTERFACE, &changed, NULL),
-                                   NULL);
-  else
-    g_variant_builder_clear (&changed);
+  if (self->bus == NULL)
+    {
+      g_variant_builder_clear (&changed);
+      return;
+    }
+  if (!g_dbus_connection_emit_signal (self->bus, NULL, VMD_DBUS_PATH, "org.freedesktop.DBus.Properties",
+                                      "PropertiesChanged",
+                                      g_variant_new ("(sa{sv}as)", VMD_DBUS_INTERFACE, &changed, NULL),
+                                      &error))
+    g_warning ("emitting PropertiesChanged(%s): %s", property, error->message);
 }
 
 static GVariant *
@@ -158,6 +162,14 @@ handle_switch (VmdManager *self, GVariant *params, GDBusMethodInvocation *invoca
   const VmdVm *vm;
 
   g_variant_get (params, "(&s)", &name);
+  if (*name != '\0' && !vmd_libvirt_is_connected (self->libvirt))
+    {
+      /* The last known state may be stale; better refuse than switch to a dead VM. */
+      g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_CONNECTED,
+                                             "not connected to libvirt (%s)",
+                                             vmd_libvirt_get_uri (self->libvirt));
+      return;
+    }
   if (*name != '\0')
     {
       if ((vm = lookup_or_error (self, name, invocation)) == NULL)
@@ -165,7 +177,7 @@ handle_switch (VmdManager *self, GVariant *params, GDBusMethodInvocation *invoca
       if (!can_be_on_screen (vm))
         {
           g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_RUNNING,
-                                                 "VM '%s' is %s; start it before switching to it",
+                                                 "VM '%s' is %s; only a running VM can be on screen",
                                                  name, vmd_domain_state_to_string (vm->state));
           return;
         }

@@ -45,7 +45,7 @@ vmd_setup_domain (virConnectPtr conn, const char *name, gboolean dry_run,
   persistent = virDomainIsPersistent (dom);
   if (persistent != 1)
     {
-      g_set_error (error, VMD_ERROR, VMD_ERROR_INVALID_ARGS,
+      g_set_error (error, VMD_ERROR, VMD_ERROR_FAILED,
                    "VM '%s' is transient; define it (virsh define) before setting it up", name);
       return FALSE;
     }

@@ -1,0 +1,155 @@
+/* The command line: what parses, what is a usage error (exit 2) before any bus call. */
+#include "vmdeskctl-args.h"
+
+#include "vmdeskctl-commands.h"
+#include "vmdeskctl-diff.h"
+#include "vmdeskctl-error.h"
+
+#include <string.h>
+
+static VmctlArgs *
+parse (const char *first, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  VmctlArgs *args;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) "vmdeskctl");
+  va_start (ap, first);
+  for (const char *a = first; a; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  args = vmctl_args_parse (argv->len, (const char *const *) argv->pdata, &error);
+  if (args == NULL)
+    {
+      g_assert_error (error, VMCTL_ERROR, VMCTL_EXIT_USAGE);
+      g_assert_cmpint (vmctl_exit_code_for_error (error), ==, 2);
+      g_assert_null (strchr (error->message, '\n'));
+    }
+  else
+    g_assert_no_error (error);
+  return args;
+}
+
+static void
+test_valid (void)
+{
+  g_autoptr(VmctlArgs) list = parse ("list", NULL);
+  g_autoptr(VmctlArgs) list_json = parse ("--json", "list", NULL);
+  g_autoptr(VmctlArgs) status = parse ("status", NULL);
+  g_autoptr(VmctlArgs) status_vm = parse ("status", "work", "--json", NULL);
+  g_autoptr(VmctlArgs) host = parse ("switch", "--host", NULL);
+  g_autoptr(VmctlArgs) sw = parse ("switch", "win 11 \xc3\xbc", NULL);
+  g_autoptr(VmctlArgs) dash = parse ("switch", "--", "-odd", NULL);
+  g_autoptr(VmctlArgs) setup = parse ("setup", "work", "--dry-run", "-y", NULL);
+  g_autoptr(VmctlArgs) version = parse ("--version", NULL);
+
+  g_assert_cmpint (list->command, ==, VMCTL_CMD_LIST);
+  g_assert_false (list->json);
+  g_assert_true (list_json->json);
+  g_assert_cmpint (status->command, ==, VMCTL_CMD_STATUS);
+  g_assert_null (status->vm);
+  g_assert_cmpstr (status_vm->vm, ==, "work");
+  g_assert_true (status_vm->json);
+  g_assert_true (host->host);
+  g_assert_null (host->vm);
+  g_assert_cmpstr (sw->vm, ==, "win 11 \xc3\xbc");
+  g_assert_cmpstr (dash->vm, ==, "-odd");
+  g_assert_cmpint (setup->command, ==, VMCTL_CMD_SETUP);
+  g_assert_true (setup->dry_run);
+  g_assert_true (setup->yes);
+  g_assert_cmpint (version->command, ==, VMCTL_CMD_VERSION);
+}
+
+static void
+test_help (void)
+{
+  const char *const forms[][2] = { { "help", NULL }, { "--help", NULL }, { "-h", NULL },
+                                   { "list", "--help" }, { "help", "list" } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (forms); i++)
+    {
+      g_autoptr(VmctlArgs) args = parse (forms[i][0], forms[i][1], NULL);
+      g_assert_nonnull (args);
+      g_assert_cmpint (args->command, ==, VMCTL_CMD_HELP);
+    }
+  g_assert_nonnull (strstr (vmctl_usage (), "switch --host"));
+}
+
+static void
+test_usage_errors (void)
+{
+  const char *const bad[][4] = {
+    { NULL },                             /* no command */
+    { "frobnicate" },                     /* unknown command */
+    { "list", "--bogus" },                /* unknown option */
+    { "list", "--dry-run" },              /* option of another command */
+    { "list", "extra" },
+    { "version", "x" },
+    { "switch" },                         /* missing VM */
+    { "switch", "--host", "work" },       /* both */
+    { "setup" },
+    { "setup", "--yes" },
+    { "status", "a", "b" },
+    { "status", "a/b" },                  /* bad VM names, refused locally */
+    { "switch", "a/b" },
+    { "setup", "bad\nname" },
+    { "status", "\xff\xfe" },
+    { "status", "" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_null (parse (bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL));
+}
+
+static void
+test_escaped_in_message (void)
+{
+  const char *argv[] = { "vmdeskctl", "\x1b[2Jevil" };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (vmctl_args_parse (2, argv, &error));
+  g_assert_cmpstr (error->message, ==, "unknown command '\\x1b[2Jevil' (see 'vmdeskctl help')");
+}
+
+static void
+test_answer (void)
+{
+  g_assert_true (vmctl_answer_is_yes ("y\n"));
+  g_assert_true (vmctl_answer_is_yes (" YES \n"));
+  g_assert_true (vmctl_answer_is_yes ("Yes"));
+  g_assert_false (vmctl_answer_is_yes (""));
+  g_assert_false (vmctl_answer_is_yes ("\n"));
+  g_assert_false (vmctl_answer_is_yes ("n\n"));
+  g_assert_false (vmctl_answer_is_yes ("yess\n"));
+}
+
+static void
+test_diff (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *same = vmctl_diff ("<a/>\n", "<a/>\n", "x (current)", "x (after setup)", &error);
+  g_autofree char *diff = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (same, ==, "");
+  diff = vmctl_diff ("<a>\n  <b/>\n</a>\n", "<a>\n  <c/>\n</a>\n",
+                     "x (current)", "x (after setup)", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (diff, "--- x (current)\n+++ x (after setup)\n"));
+  g_assert_nonnull (strstr (diff, "\n-  <b/>\n+  <c/>\n"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vmdeskctl/args/valid", test_valid);
+  g_test_add_func ("/vmdeskctl/args/help", test_help);
+  g_test_add_func ("/vmdeskctl/args/usage-errors", test_usage_errors);
+  g_test_add_func ("/vmdeskctl/args/escaped-in-message", test_escaped_in_message);
+  g_test_add_func ("/vmdeskctl/args/answer", test_answer);
+  g_test_add_func ("/vmdeskctl/args/diff", test_diff);
+  return g_test_run ();
+}

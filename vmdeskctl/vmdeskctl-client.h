@@ -1,0 +1,25 @@
+/* vmdeskctl-client.h: the calls vmdeskctl makes to org.vmdesk.Manager1 on the system bus
+ * (DBUS_SYSTEM_BUS_ADDRESS is honoured). No call starts the daemon by bus activation, so a
+ * missing daemon is reported at once; see vmdeskctl-error.h for how errors become exit codes. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Fails with VMCTL_ERROR / VMCTL_EXIT_DAEMON_ABSENT when the bus cannot be reached. */
+GDBusConnection *vmctl_client_connect (GError **error);
+
+/* All Manager1 properties as a{sv}. */
+GVariant *vmctl_client_get_properties (GDBusConnection *bus, GError **error);
+/* aa{sv} */
+GVariant *vmctl_client_list_vms (GDBusConnection *bus, GError **error);
+/* a{sv} */
+GVariant *vmctl_client_get_vm (GDBusConnection *bus, const char *name, GError **error);
+/* "" puts the host back. May prompt through a polkit agent. */
+gboolean  vmctl_client_switch (GDBusConnection *bus, const char *name, GError **error);
+/* May prompt through a polkit agent. */
+gboolean  vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolean dry_run,
+                                 char **old_xml, char **new_xml, GError **error);
+
+G_END_DECLS

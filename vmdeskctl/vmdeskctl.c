@@ -1,0 +1,34 @@
+/* vmdeskctl.c: main(): parse the command line, run one command, exit with its code
+ * (the codes are listed in vmdeskctl-error.h and docs/vmdeskctl.md). */
+#include "vmdeskctl-args.h"
+#include "vmdeskctl-commands.h"
+#include "vmdeskctl-output.h"
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VmctlArgs) args = vmctl_args_parse (argc, (const char *const *) argv, &error);
+
+  /* The command line was not understood, so neither was --json: the error is text only. */
+  if (args == NULL)
+    return vmctl_report_error (error, FALSE);
+
+  switch (args->command)
+    {
+    case VMCTL_CMD_HELP:
+      vmctl_write (stdout, vmctl_usage ());
+      return 0;
+    case VMCTL_CMD_LIST:
+      return vmctl_cmd_list (args);
+    case VMCTL_CMD_STATUS:
+      return vmctl_cmd_status (args);
+    case VMCTL_CMD_SWITCH:
+      return vmctl_cmd_switch (args);
+    case VMCTL_CMD_VERSION:
+      return vmctl_cmd_version (args);
+    case VMCTL_CMD_SETUP:
+      return vmctl_cmd_setup (args);
+    }
+  g_assert_not_reached ();
+}
