@@ -110,10 +110,11 @@ remove_vm (VmdLibvirt *self, const char *uuid)
 }
 
 /* Reads `dom` afresh and folds it into the inventory, emitting what changed. The fresh
- * read (not the event's detail) decides the state, so events that race with a resync
- * can never leave a stale state behind. Returns FALSE if the domain no longer exists. */
+ * read (state and its reason, not the event's detail) decides, so events that race with a
+ * resync, or arrive in libvirt's own order (RESUMED before STARTED on boot), can never leave
+ * a stale state behind. Returns FALSE if the domain no longer exists. */
 static gboolean
-refresh_domain (VmdLibvirt *self, virDomainPtr dom, const char *reason, gboolean reread_settings)
+refresh_domain (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
 {
   char uuid[VIR_UUID_STRING_BUFLEN];
   g_autoptr(VmdVm) fresh = NULL;
@@ -140,6 +141,7 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, const char *reason, gboolean
   g_free (fresh->name);
   fresh->name = g_strdup (virDomainGetName (dom));
   fresh->state = state;
+  fresh->reason = state_reason;
   fresh->persistent = persistent;
   if (old == NULL || reread_settings)
     read_settings (fresh, dom);
@@ -150,7 +152,7 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, const char *reason, gboolean
       fresh->settings_warning = g_strdup (old->settings_warning);
     }
 
-  state_changed = old == NULL || old->state != fresh->state;
+  state_changed = old == NULL || old->state != fresh->state || old->reason != fresh->reason;
   changed = state_changed || !g_str_equal (old->name, fresh->name)
          || old->persistent != fresh->persistent || !settings_equal (old, fresh);
   if (!changed)
@@ -163,8 +165,9 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, const char *reason, gboolean
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VMDESK_VM", old->name,
                         "MESSAGE", "VM '%s' is %s (%s)", old->name,
-                        vmd_domain_state_to_string (old->state), reason);
-      g_signal_emit (self, signals[SIG_VM_STATE_CHANGED], 0, old, reason);
+                        vmd_domain_state_to_string (old->state),
+                        vmd_state_reason_to_string (old->state, old->reason));
+      g_signal_emit (self, signals[SIG_VM_STATE_CHANGED], 0, old);
     }
   return TRUE;
 }
@@ -189,7 +192,7 @@ reconcile (VmdLibvirt *self)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
       if (virDomainGetUUIDString (doms[i], uuid) == 0
-          && refresh_domain (self, doms[i], "reconciled", TRUE))
+          && refresh_domain (self, doms[i], TRUE))
         g_hash_table_add (seen, g_strdup (uuid));
       virDomainFree (doms[i]);
     }
@@ -206,10 +209,7 @@ reconcile (VmdLibvirt *self)
 static int
 on_lifecycle (virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-  VmdLibvirt *self = opaque;
-  g_autofree char *reason = vmd_lifecycle_reason (event, detail);
-
-  refresh_domain (self, dom, reason, event == VIR_DOMAIN_EVENT_DEFINED);
+  refresh_domain (opaque, dom, event == VIR_DOMAIN_EVENT_DEFINED);
   return 0;
 }
 
@@ -217,7 +217,7 @@ static void
 on_metadata_change (virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque)
 {
   if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0 (nsuri, VMD_SETTINGS_NS) == 0)
-    refresh_domain (opaque, dom, "settings", TRUE);
+    refresh_domain (opaque, dom, TRUE);
 }
 
 static void
@@ -480,7 +480,7 @@ vmd_libvirt_class_init (VmdLibvirtClass *klass)
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIG_VM_STATE_CHANGED] = g_signal_new ("vm-state-changed", G_TYPE_FROM_CLASS (klass),
                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                                2, G_TYPE_POINTER, G_TYPE_STRING);
+                                                1, G_TYPE_POINTER);
   signals[SIG_VM_REMOVED] = g_signal_new ("vm-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIG_FIRST_SYNC] = g_signal_new ("first-sync", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,

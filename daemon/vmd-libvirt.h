@@ -12,7 +12,7 @@ G_DECLARE_FINAL_TYPE (VmdLibvirt, vmd_libvirt, VMD, LIBVIRT, GObject)
 
 /* Signals:
  *   "vm-changed"       (const VmdVm *vm)                       added, or any field changed
- *   "vm-state-changed" (const VmdVm *vm, const char *reason)   after "vm-changed"
+ *   "vm-state-changed" (const VmdVm *vm)   after "vm-changed", when state or reason changed
  *   "vm-removed"       (const char *name)
  *   "first-sync"       ()   the first connection attempt is over, whatever its outcome
  * Property "connected" (gboolean) notifies on every change. */

@@ -311,10 +311,11 @@ on_vm_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
 }
 
 static void
-on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, const char *reason, VmdManager *self)
+on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
 {
   emit (self, "VMStateChanged",
-        g_variant_new ("(sss)", vm->name, vmd_domain_state_to_string (vm->state), reason));
+        g_variant_new ("(sss)", vm->name, vmd_domain_state_to_string (vm->state),
+                       vmd_state_reason_to_string (vm->state, vm->reason)));
   if (!can_be_on_screen (vm) && g_str_equal (vm->name, vmd_state_get_on_screen (self->state)))
     set_on_screen (self, "");
 }

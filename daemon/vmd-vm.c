@@ -43,6 +43,8 @@ vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen)
   g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (vm->name));
   g_variant_builder_add (&b, "{sv}", "uuid", g_variant_new_string (vm->uuid));
   g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (vmd_domain_state_to_string (vm->state)));
+  g_variant_builder_add (&b, "{sv}", "state-reason",
+                         g_variant_new_string (vmd_state_reason_to_string (vm->state, vm->reason)));
   g_variant_builder_add (&b, "{sv}", "on-screen", g_variant_new_boolean (on_screen));
   g_variant_builder_add (&b, "{sv}", "role", g_variant_new_string (vm->settings->role));
   g_variant_builder_add (&b, "{sv}", "persistent", g_variant_new_boolean (vm->persistent));
@@ -70,33 +72,27 @@ vmd_domain_state_to_string (int state)
   return names[state];
 }
 
-char *
-vmd_lifecycle_reason (int event, int detail)
+const char *
+vmd_state_reason_to_string (int state, int reason)
 {
-  static const char *const events[] = {
-    "defined", "undefined", "started", "suspended", "resumed", "stopped", "shutdown",
-    "pmsuspended", "crashed",
+  /* Indexed by virDomainState, then by that state's vir*Reason enum (libvirt-domain.h). */
+  static const char *const reasons[][16] = {
+    [VIR_DOMAIN_RUNNING] = { "unknown", "booted", "migrated", "restored", "from-snapshot",
+                             "unpaused", "migration-canceled", "save-canceled", "wakeup",
+                             "crashed", "postcopy", "postcopy-failed" },
+    [VIR_DOMAIN_BLOCKED] = { "unknown" },
+    [VIR_DOMAIN_PAUSED] = { "unknown", "user", "migration", "save", "dump", "ioerror",
+                            "watchdog", "from-snapshot", "shutting-down", "snapshot", "crashed",
+                            "starting-up", "postcopy", "postcopy-failed" },
+    [VIR_DOMAIN_SHUTDOWN] = { "unknown", "user" },
+    [VIR_DOMAIN_SHUTOFF] = { "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved",
+                             "failed", "from-snapshot", "daemon" },
+    [VIR_DOMAIN_CRASHED] = { "unknown", "panicked" },
+    [VIR_DOMAIN_PMSUSPENDED] = { "unknown" },
   };
-  /* Indexed by event, then by that event's detail enum (libvirt-domain.h). */
-  static const char *const details[][10] = {
-    { "added", "updated", "renamed", "from-snapshot" },
-    { "removed", "renamed" },
-    { "booted", "migrated", "restored", "from-snapshot", "wakeup" },
-    { "paused", "migrated", "ioerror", "watchdog", "restored", "from-snapshot", "api-error",
-      "postcopy", "postcopy-failed" },
-    { "unpaused", "migrated", "from-snapshot", "postcopy", "postcopy-failed" },
-    { "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from-snapshot" },
-    { "finished", "guest", "host" },
-    { "memory", "disk" },
-    { "panicked", "crashloaded" },
-  };
-  const char *e = "unknown", *d = NULL;
 
-  if (event >= 0 && event < (int) G_N_ELEMENTS (events))
-    {
-      e = events[event];
-      if (detail >= 0 && detail < (int) G_N_ELEMENTS (details[0]))
-        d = details[event][detail];
-    }
-  return d ? g_strdup_printf ("%s:%s", e, d) : g_strdup_printf ("%s:%d", e, detail);
+  if (state < 0 || state >= (int) G_N_ELEMENTS (reasons) || reason < 0
+      || reason >= (int) G_N_ELEMENTS (reasons[0]) || reasons[state][reason] == NULL)
+    return "unknown";
+  return reasons[state][reason];
 }

@@ -9,6 +9,7 @@ typedef struct {
   char          *uuid;             /* libvirt's UUID string: the identity across renames */
   char          *name;
   int            state;            /* virDomainState */
+  int            reason;           /* the vir*Reason of that state, e.g. VIR_DOMAIN_SHUTOFF_DESTROYED */
   gboolean       persistent;
   VmdVmSettings *settings;
   char          *settings_warning; /* NULL when the metadata was read cleanly */
@@ -23,5 +24,5 @@ gboolean    vmd_vm_is_active (const VmdVm *vm);
 GVariant   *vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen);
 
 const char *vmd_domain_state_to_string (int state);
-/* libvirt's lifecycle event and detail as "event:detail", e.g. "started:booted". */
-char       *vmd_lifecycle_reason (int event, int detail);
+/* Why the VM is in its state, e.g. "booted", "destroyed", "user" (paused by a user). */
+const char *vmd_state_reason_to_string (int state, int reason);

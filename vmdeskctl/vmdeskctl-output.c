@@ -106,6 +106,7 @@ vmctl_vm_to_json (GVariant *record)
   vmctl_json_add_string_or_null (b, "name", record_string (record, "name"));
   vmctl_json_add_string_or_null (b, "uuid", record_string (record, "uuid"));
   vmctl_json_add_string_or_null (b, "state", record_string (record, "state"));
+  vmctl_json_add_string_or_null (b, "state_reason", record_string (record, "state-reason"));
   add_boolean_or_null (b, record, "on-screen", "on_screen");
   vmctl_json_add_string_or_null (b, "role", record_string (record, "role"));
   add_boolean_or_null (b, record, "persistent", "persistent");
@@ -217,11 +218,12 @@ vmctl_vm_details (GVariant *record)
   g_autofree char *name = escaped_field (record, "name", "?");
   g_autofree char *uuid = escaped_field (record, "uuid", "?");
   g_autofree char *state = escaped_field (record, "state", "?");
+  g_autofree char *reason = escaped_field (record, "state-reason", "unknown");
   g_autofree char *role = escaped_field (record, "role", "-");
 
   g_string_append_printf (out, "name:        %s\n", name);
   g_string_append_printf (out, "uuid:        %s\n", uuid);
-  g_string_append_printf (out, "state:       %s\n", state);
+  g_string_append_printf (out, "state:       %s (%s)\n", state, reason);
   g_string_append_printf (out, "on screen:   %s\n", record_flag (record, "on-screen") ? "yes" : "no");
   g_string_append_printf (out, "role:        %s\n", role);
   g_string_append_printf (out, "persistent:  %s\n", record_flag (record, "persistent") ? "yes" : "no");

@@ -5,15 +5,12 @@
 static void
 test_names (void)
 {
-  g_autofree char *r1 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
-  g_autofree char *r2 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
-  g_autofree char *r3 = vmd_lifecycle_reason (VIR_DOMAIN_EVENT_STOPPED, 99);
-  g_autofree char *r4 = vmd_lifecycle_reason (-1, 0);
-
-  g_assert_cmpstr (r1, ==, "started:booted");
-  g_assert_cmpstr (r2, ==, "stopped:destroyed");
-  g_assert_cmpstr (r3, ==, "stopped:99");
-  g_assert_cmpstr (r4, ==, "unknown:0");
+  g_assert_cmpstr (vmd_state_reason_to_string (VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_BOOTED), ==, "booted");
+  g_assert_cmpstr (vmd_state_reason_to_string (VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_SHUTOFF_DESTROYED), ==, "destroyed");
+  g_assert_cmpstr (vmd_state_reason_to_string (VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER), ==, "user");
+  g_assert_cmpstr (vmd_state_reason_to_string (VIR_DOMAIN_SHUTOFF, 99), ==, "unknown");
+  g_assert_cmpstr (vmd_state_reason_to_string (VIR_DOMAIN_BLOCKED, 3), ==, "unknown");
+  g_assert_cmpstr (vmd_state_reason_to_string (-1, 0), ==, "unknown");
   g_assert_cmpstr (vmd_domain_state_to_string (VIR_DOMAIN_PMSUSPENDED), ==, "pmsuspended");
   g_assert_cmpstr (vmd_domain_state_to_string (42), ==, "unknown");
   g_assert_cmpstr (vmd_domain_state_to_string (-3), ==, "unknown");

@@ -69,8 +69,13 @@ class Client:
             return [args for (n, args) in self.signals if n == name and predicate(args)]
 
     def wait_signal(self, name, predicate=lambda args: True, timeout=30):
-        return procs.wait_until(lambda: self.seen(name, predicate), timeout,
-                                what=f"D-Bus signal {name}")
+        try:
+            return procs.wait_until(lambda: self.seen(name, predicate), timeout,
+                                    what=f"D-Bus signal {name}")
+        except TimeoutError as e:
+            with self._lock:
+                got = "\n  ".join(f"{n}{args}" for n, args in self.signals) or "(none)"
+            raise TimeoutError(f"{e}; signals seen:\n  {got}") from None
 
     def call(self, method, args=None, signature=None, timeout_ms=30000):
         """Call a Manager1 method; returns the unpacked reply or raises GLib.Error."""

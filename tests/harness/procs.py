@@ -28,7 +28,8 @@ class Child:
     def running(self):
         return self.proc.poll() is None
 
-    def signal(self, sig):
+    def send(self, sig):
+        """Send `sig` to the whole group."""
         if self.running():
             os.killpg(self.proc.pid, sig)
 

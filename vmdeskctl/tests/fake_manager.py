@@ -15,6 +15,7 @@ def record(name, state, on_screen=False, role="", warning=None):
         "name": GLib.Variant("s", name),
         "uuid": GLib.Variant("s", "c7a5fdbd-cdaf-9455-926a-d65c16db1809"),
         "state": GLib.Variant("s", state),
+        "state-reason": GLib.Variant("s", "booted"),
         "on-screen": GLib.Variant("b", on_screen),
         "role": GLib.Variant("s", role),
         "persistent": GLib.Variant("b", True),

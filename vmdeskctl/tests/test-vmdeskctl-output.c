@@ -17,6 +17,7 @@ record (const char *name, const char *state, gboolean on_screen, const char *rol
   g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
   g_variant_builder_add (&b, "{sv}", "uuid", g_variant_new_string ("c7a5fdbd-cdaf-9455-926a-d65c16db1809"));
   g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (state));
+  g_variant_builder_add (&b, "{sv}", "state-reason", g_variant_new_string ("booted"));
   g_variant_builder_add (&b, "{sv}", "on-screen", g_variant_new_boolean (on_screen));
   g_variant_builder_add (&b, "{sv}", "role", g_variant_new_string (role));
   g_variant_builder_add (&b, "{sv}", "persistent", g_variant_new_boolean (TRUE));
@@ -47,6 +48,7 @@ test_vm_json_exact (void)
                    "  \"name\" : \"work\",\n"
                    "  \"uuid\" : \"c7a5fdbd-cdaf-9455-926a-d65c16db1809\",\n"
                    "  \"state\" : \"running\",\n"
+                   "  \"state_reason\" : \"booted\",\n"
                    "  \"on_screen\" : true,\n"
                    "  \"role\" : \"office\",\n"
                    "  \"persistent\" : true,\n"
@@ -83,7 +85,7 @@ test_vm_json_missing_keys (void)
   g_assert_true (json_object_get_null_member (obj, "uuid"));
   g_assert_true (json_object_get_null_member (obj, "on_screen"));
   g_assert_true (json_object_get_null_member (obj, "persistent"));
-  g_assert_cmpuint (json_object_get_size (obj), ==, 7);
+  g_assert_cmpuint (json_object_get_size (obj), ==, 8);
 }
 
 static void
@@ -177,7 +179,7 @@ test_details (void)
   g_assert_cmpstr (text, ==,
                    "name:        a\\nb\n"
                    "uuid:        c7a5fdbd-cdaf-9455-926a-d65c16db1809\n"
-                   "state:       running\n"
+                   "state:       running (booted)\n"
                    "on screen:   yes\n"
                    "role:        -\n"
                    "persistent:  yes\n"

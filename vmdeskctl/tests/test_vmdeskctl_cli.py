@@ -128,7 +128,7 @@ class FakeDaemon(CliTest):
                                                 "connected": True, "on_screen": "work",
                                                 "vm_count": 2})
         r = self.run_ctl("status", "work")
-        self.assertIn("state:       running\n", r.stdout)
+        self.assertIn("state:       running (booted)\n", r.stdout)
 
     def test_version(self):
         r = self.run_ctl("version", "--json")
