@@ -4,15 +4,25 @@ PrivateLibvirtd -- a root libvirtd in its own mount namespace: its /etc/libvirt,
                    /var are directories of the workdir, so it never sees or touches the
                    machine's libvirt, and its state survives a restart (QEMU keeps running
                    when libvirtd is killed; the next libvirtd re-attaches to it).
-EmbeddedRoot    -- a root for the embedded driver, qemu:///embed?root=DIR.
+EmbeddedRoot    -- a root for the embedded driver, qemu:///embed?root=DIR, and the command
+                   prefix under which a process (virsh, the daemon under test) may open it.
 guest_domain_xml -- the domain of the image built by guest/build-guest-image.
 
 Paths handed to libvirtd (guest image, serial log, channel sockets) must not lie under
 /run or /var: inside its namespace those are the workdir's copies.
+
+A privileged QEMU driver (libvirtd or embedded, as root) resolves its built-in user
+libvirt-qemu before it reads qemu.conf, and fails if there is none; libvirt-daemon-system
+creates it, but this machine has only libvirt-daemon. So both run in a mount namespace whose
+/etc/passwd and /etc/group have it (the machine's files stay untouched).
 """
+import base64
+import json
 import os
+import shlex
 import signal
-import threading
+import subprocess
+import tempfile
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -22,20 +32,26 @@ import libvirt_qemu
 
 from harness import procs
 
+# Failures surface as libvirtError; libvirt's default handler would also print every one,
+# including the expected ones while polling a starting daemon.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
 # Each knob keeps QEMU from touching the machine or needing a service we do not run.
 QEMU_CONF = {
-    # AppArmor/SELinux drivers would write host profiles and labels.
+    # Inactive here (no AppArmor/SELinux), but on a host with AppArmor libvirt would write
+    # profiles into the real /etc/apparmor.d.
     "security_driver": '"none"',
-    # No libvirt-qemu user here; root QEMU reads the image and writes logs as they are.
+    # The test's files need no ownership changes, and umockdev's testbed is 0700 root.
     "user": '"root"',
     "group": '"root"',
-    # Do not chown/xattr-label the test's files (kernel, initramfs, logs).
+    # Otherwise libvirt records owners in trusted.libvirt.security.* xattrs on the test's
+    # files (kernel, initramfs, logs).
     "dynamic_ownership": "0",
-    # No systemd/machined: libvirt would create cgroups under the host's /sys/fs/cgroup.
+    # Otherwise, with no machined, libvirt creates /sys/fs/cgroup/*/machine/qemu-N-name.
     "cgroup_controllers": "[ ]",
-    # QEMU's stdout/stderr to a plain file: there is no virtlogd.
+    # QEMU's stdout/stderr to a plain file: we run no virtlogd (domains fail to start).
     "stdio_handler": '"file"',
-    # No private /dev per QEMU: it must see umockdev's testbed devices as they are.
+    # No private /dev per QEMU: under umockdev's preload libvirt's /dev setup fails.
     "namespaces": "[ ]",
 }
 
@@ -55,6 +71,49 @@ def _mount_ns(pid):
         return os.readlink(f"/proc/{pid}/ns/mnt")
     except OSError:
         return None
+
+
+def _pids(match):
+    """Pids of live processes (not this one) for which match(pid, cmdline) holds."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if match(entry, cmdline):
+            found.append(int(entry))
+    return found
+
+
+def _kill_all(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _write_identities(directory):
+    """passwd and group files in `directory`: the machine's, plus libvirt-qemu."""
+    os.makedirs(directory, exist_ok=True)
+    for db, entry in (("passwd", "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin"),
+                      ("group", "libvirt-qemu:x:64055:")):
+        with open(f"/etc/{db}") as f:
+            lines = [line for line in f if not line.startswith("libvirt-qemu:")]
+        with open(os.path.join(directory, db), "w") as f:
+            f.writelines(lines + [entry + "\n"])
+
+
+def _in_namespace(binds, argv):
+    """argv run in a private mount namespace with (source, target) bind mounts."""
+    mounts = "".join(f"mount --bind {shlex.quote(source)} {shlex.quote(target)} && "
+                     for source, target in binds)
+    return ["unshare", "--mount", "--propagation", "private",
+            "sh", "-c", mounts + 'exec "$@"', "sh", *argv]
 
 
 class PrivateLibvirtd:
@@ -79,25 +138,19 @@ class PrivateLibvirtd:
         self._prepare()
 
     def _prepare(self):
-        for sub in ("sock", "etc", "run", "ids", "var/lib/libvirt", "var/cache/libvirt",
+        for sub in ("sock", "etc", "run", "var/lib/libvirt", "var/cache/libvirt",
                     "var/log/libvirt", "var/tmp"):
             os.makedirs(os.path.join(self.workdir, sub), exist_ok=True)
         run_link = os.path.join(self.workdir, "var/run")
         if not os.path.islink(run_link):
             os.symlink("/run", run_link)
-        # libvirtd resolves its built-in QEMU user before it reads qemu.conf and fails
-        # without one; this machine has none (libvirt-daemon-system would create it).
-        for db, entry in (("passwd", "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin"),
-                          ("group", "libvirt-qemu:x:64055:")):
-            with open(f"/etc/{db}") as f:
-                lines = [line for line in f if not line.startswith("libvirt-qemu:")]
-            with open(os.path.join(self.workdir, "ids", db), "w") as f:
-                f.writelines(lines + [entry + "\n"])
+        _write_identities(os.path.join(self.workdir, "ids"))
         with open(os.path.join(self.workdir, "etc/libvirtd.conf"), "w") as f:
             f.write(_conf({
                 # Outside the namespace's /run, so clients in the host namespace reach it.
                 "unix_sock_dir": _quote(self.sock_dir),
-                # The default is polkit on the system bus, which a test bus may not have.
+                # Root clients pass polkit anyway; others would be judged by whatever
+                # polkitd the test bus runs.
                 "auth_unix_rw": '"none"',
                 "auth_unix_ro": '"none"',
                 "log_outputs": _quote(f"3:file:{self.log}"),
@@ -106,29 +159,37 @@ class PrivateLibvirtd:
             f.write(_conf(QEMU_CONF))
 
     def start(self, timeout=30):
-        """Start libvirtd and wait until it accepts connections. Returns the seconds taken."""
+        """Start libvirtd and wait until its QEMU driver is ready. Returns the seconds taken."""
         began = time.monotonic()
-        mounts = "".join(f"mount --bind {self.workdir}/{sub} {host_dir} && "
-                         for host_dir, sub in self.BINDS)
-        script = mounts + f'exec libvirtd --config {self.workdir}/etc/libvirtd.conf'
+        binds = [(os.path.join(self.workdir, sub), target) for target, sub in self.BINDS]
+        argv = ["libvirtd", "--config", os.path.join(self.workdir, "etc/libvirtd.conf")]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                "DBUS_SYSTEM_BUS_ADDRESS": self.dbus_address}
         with open(self.log, "a") as log:
-            self._child = procs.Child(
-                ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                name="libvirtd", env=env, stdout=log, stderr=log)
-        procs.wait_until(self._answers, timeout, interval=0.1, what="libvirtd to answer")
-        self._namespaces.add(_mount_ns(self._child.pid))
+            self._child = procs.Child(_in_namespace(binds, argv), name="libvirtd", env=env,
+                                      stdout=log, stderr=log)
+        procs.wait_until(self._ready, timeout, interval=0.1, what="libvirtd to be ready")
+        # Safe to record once it answers: by then unshare has moved it into its own namespace.
+        namespace = _mount_ns(self._child.pid)
+        if namespace == _mount_ns(os.getpid()):
+            raise RuntimeError("libvirtd runs in the host's mount namespace")
+        self._namespaces.add(namespace)
         return time.monotonic() - began
 
-    def _answers(self):
+    def _ready(self):
         if not self._child.running():
             raise RuntimeError(f"libvirtd exited ({self._child.proc.returncode}), see {self.log}")
         try:
-            libvirt.open(self.uri).close()
-            return True
+            conn = libvirt.open(self.uri)
         except libvirt.libvirtError:
             return False
+        try:
+            # Returns once the QEMU driver has probed QEMU (~8 s on a fresh workdir; the
+            # result is cached in var/cache): only then can domains be defined without delay.
+            conn.getCapabilities()
+            return True
+        finally:
+            conn.close()
 
     def stop(self):
         """SIGTERM: libvirtd exits and leaves running guests alone."""
@@ -141,6 +202,7 @@ class PrivateLibvirtd:
         if self._child:
             self._child.proc.send_signal(signal.SIGKILL)
             self._child.proc.wait()
+            self._child.stop()  # reaps helpers in its group; QEMU has its own session
             self._child = None
 
     def restart(self, timeout=30):
@@ -154,18 +216,8 @@ class PrivateLibvirtd:
     def processes(self):
         """Pids of every process in this daemon's mount namespaces (libvirtd, QEMU, helpers),
         plus any whose command line names the workdir."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmdline = f.read()
-            except OSError:
-                continue
-            if _mount_ns(entry) in self._namespaces or self.workdir.encode() in cmdline:
-                pids.append(int(entry))
-        return pids
+        return _pids(lambda pid, cmdline: _mount_ns(pid) in self._namespaces
+                     or self.workdir.encode() in cmdline)
 
     def cleanup(self):
         """Destroy every domain, stop libvirtd, kill whatever is left. When the last process
@@ -179,11 +231,7 @@ class PrivateLibvirtd:
             except libvirt.libvirtError:
                 pass
         self.stop()
-        for pid in self.processes():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_all(self.processes())
         procs.wait_until(lambda: not self.processes(), 10, what="leftover processes to exit")
         self._namespaces.clear()
 
@@ -195,26 +243,9 @@ class PrivateLibvirtd:
         self.cleanup()
 
 
-_event_loop = None
-
-
-def _ensure_event_loop():
-    """The embedded driver (and agent replies) need a running libvirt event loop."""
-    global _event_loop
-    if _event_loop is None:
-        libvirt.virEventRegisterDefaultImpl()
-
-        def run():
-            while True:
-                libvirt.virEventRunDefaultImpl()
-
-        _event_loop = threading.Thread(target=run, name="libvirt-events", daemon=True)
-        _event_loop.start()
-
-
 class EmbeddedRoot:
-    """A root for libvirt's embedded QEMU driver. Only one process may have it open at a
-    time: define domains here, close, and the daemon under test opens it later."""
+    """A root for libvirt's embedded QEMU driver. One process at a time may have it open:
+    define domains here, and the daemon under test opens it later (run it with command())."""
 
     def __init__(self, workdir):
         # Socket paths below the root must stay under 108 bytes: keep workdir short.
@@ -223,26 +254,39 @@ class EmbeddedRoot:
         os.makedirs(os.path.join(self.root, "etc"), exist_ok=True)
         with open(os.path.join(self.root, "etc/qemu.conf"), "w") as f:
             f.write(_conf(QEMU_CONF))
+        self._ids = os.path.join(self.root, "ids")
+        _write_identities(self._ids)
 
-    def open(self):
-        _ensure_event_loop()
-        return libvirt.open(self.uri)
+    def command(self, argv):
+        """argv wrapped so that it can open the root as root (see the module docstring)."""
+        return _in_namespace([(os.path.join(self._ids, db), f"/etc/{db}")
+                              for db in ("passwd", "group")], argv)
+
+    def virsh(self, *commands, timeout=120):
+        """Run virsh commands ("start x; destroy x") in one process, one driver instance:
+        a fresh instance re-attaches to running QEMUs asynchronously. Returns stdout."""
+        child = procs.Child(self.command(["virsh", "-q", "-c", self.uri, "; ".join(commands)]),
+                            name="virsh", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.proc.communicate(timeout=timeout)
+        child.stop()
+        if child.proc.returncode != 0:
+            raise RuntimeError(f"virsh {commands} failed: {err.decode()}")
+        return out.decode()
 
     def define(self, xml):
-        conn = self.open()
-        try:
-            conn.defineXML(xml)
-        finally:
-            conn.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=self.root) as f:
+            f.write(xml)
+            f.flush()
+            self.virsh(f"define {shlex.quote(f.name)}")
+
+    def processes(self):
+        """Pids of processes (QEMU) whose command line names the root."""
+        return _pids(lambda pid, cmdline: self.root.encode() in cmdline)
 
     def cleanup(self):
-        """Destroy the domains this root still runs (QEMU outlives a closed connection)."""
-        conn = self.open()
-        try:
-            for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-                dom.destroy()
-        finally:
-            conn.close()
+        """Kill what still runs on this root: QEMU outlives the process that started it."""
+        _kill_all(self.processes())
+        procs.wait_until(lambda: not self.processes(), 10, what="leftover processes to exit")
 
     def __enter__(self):
         return self
@@ -255,12 +299,17 @@ QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 
 
 def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
-                     memory_mib=256, umockdev_dir=None):
+                     memory_mib=256, umockdev_dir=None, fast_boot=False):
     """The test guest's domain XML.
+
+    fast_boot: boot the ELF vmlinux through PVH, ready in ~4 s instead of ~7 s under TCG;
+    but such a guest dies on S3 wakeup (QEMU's wakeup is a reset, which copies the ELF
+    image into guest RAM again), so only for guests that are never woken from S3.
 
     extra_channels: virtio-serial port names, or (name, socket_path) pairs for ports the
     host side must reach by path (libvirt's own path is inside PrivateLibvirtd's namespace).
-    umockdev_dir: run QEMU under umockdev's preload on that testbed (USB hostdevs).
+    umockdev_dir: run QEMU under umockdev's preload on that testbed (USB hostdevs; with
+    EmbeddedRoot, whose process runs under the same preload).
     """
     ET.register_namespace("qemu", QEMU_NS)
     dom = ET.Element("domain", type="qemu")
@@ -271,9 +320,9 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
 
     os_ = ET.SubElement(dom, "os")
     ET.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
-    # An ELF vmlinux boots through PVH, about twice as fast as the bzImage under TCG.
-    ET.SubElement(os_, "kernel").text = os.path.join(guest_dir, "vmlinux")
-    ET.SubElement(os_, "initrd").text = os.path.join(guest_dir, "initramfs.cpio.gz")
+    kernel = "vmlinux" if fast_boot else "vmlinuz"
+    ET.SubElement(os_, "kernel").text = os.path.join(guest_dir, kernel)
+    ET.SubElement(os_, "initrd").text = os.path.join(guest_dir, "initramfs.cpio")
     ET.SubElement(os_, "cmdline").text = "console=ttyS0 quiet panic=-1"
 
     ET.SubElement(ET.SubElement(dom, "features"), "acpi")  # S3 needs ACPI
@@ -321,13 +370,9 @@ def guest_ping(dom, timeout=2):
 
 
 def wait_guest_agent(conn_or_uri, name, timeout=60):
-    """Wait until qemu-ga in domain `name` answers guest-ping."""
-    if isinstance(conn_or_uri, str):
-        if conn_or_uri.startswith("qemu:///embed"):
-            _ensure_event_loop()
-        conn = libvirt.open(conn_or_uri)
-    else:
-        conn = conn_or_uri
+    """Wait until qemu-ga in domain `name` answers guest-ping (not for embedded URIs:
+    a fresh embedded driver re-attaches asynchronously; use EmbeddedRoot.virsh)."""
+    conn = libvirt.open(conn_or_uri) if isinstance(conn_or_uri, str) else conn_or_uri
     try:
         dom = conn.lookupByName(name)
 
@@ -341,3 +386,22 @@ def wait_guest_agent(conn_or_uri, name, timeout=60):
     finally:
         if conn is not conn_or_uri:
             conn.close()
+
+
+def guest_exec(dom, argv, timeout=10):
+    """Run argv inside the guest through qemu-ga; returns (exit code, stdout as str).
+
+    How tests and the demo show what a guest sees (its /sys, its uptime) without a network.
+    """
+    request = {"execute": "guest-exec",
+               "arguments": {"path": argv[0], "arg": list(argv[1:]), "capture-output": True}}
+    reply = libvirt_qemu.qemuAgentCommand(dom, json.dumps(request), timeout, 0)
+    pid = json.loads(reply)["return"]["pid"]
+    status_request = json.dumps({"execute": "guest-exec-status", "arguments": {"pid": pid}})
+
+    def exited():
+        status = json.loads(libvirt_qemu.qemuAgentCommand(dom, status_request, timeout, 0))["return"]
+        return status if status.get("exited") else None
+    status = procs.wait_until(exited, timeout, interval=0.05, what=f"{argv[0]} in the guest")
+    out = base64.b64decode(status.get("out-data", "")).decode("utf-8", "replace")
+    return status.get("exitcode", -1), out

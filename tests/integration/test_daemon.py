@@ -111,13 +111,14 @@ class Setup(VmdeskCase):
         self.polkitd.set_allowed(["org.vmdesk.setup"])
         out, _ = self.ctl("setup", "personal", "--dry-run")
         self.assertIn("+    <vmdesk:settings", out)
-        self.assertNotIn("vmdesk", self.dom("personal").XMLDesc(0))
+        self.assertNotIn("vm-settings", self.dom("personal").XMLDesc(0))
 
         self.ctl("setup", "personal", "--yes")
         xml = self.dom("personal").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
         self.assertIn("https://vmdesk.org/xmlns/vm-settings/1", xml)
         self.assertIn("suspend-to-mem enabled='yes'", xml)
-        self.client.wait_signal("VMChanged", lambda a: a[0]["name"] == "personal")
+        # Defaults were written, so the record is unchanged and carries no warning.
+        self.assertIsNone(self.listed()["personal"]["settings_warning"])
 
         result = self.ctl_json("setup", "personal", "--yes")
         self.assertFalse(result["changed"])
@@ -128,7 +129,7 @@ class Resilience(VmdeskCase):
         self.dom("work").create()
         self.dom("personal").create()
         self.wait_listed_state("personal", "running")
-        qemu_pid = self.libvirtd.qemu_pid("personal")
+        qemu_pid = self.qemu_pid("personal")
 
         self.libvirtd.kill()
         self.client.wait_signal("PropertiesChanged", lambda a: a[1].get("Connected") is False)

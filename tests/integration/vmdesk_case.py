@@ -98,5 +98,10 @@ class VmdeskCase(unittest.TestCase):
         procs.wait_until(lambda: self.listed().get(name, {}).get("state") == state, timeout,
                          what=f"{name} to be listed as {state}")
 
+    def qemu_pid(self, name):
+        """The pid of the QEMU running domain `name`: libvirtd's pidfile, in its private /run."""
+        with open(os.path.join(self.libvirtd.workdir, "run", "libvirt", "qemu", f"{name}.pid")) as f:
+            return int(f.read())
+
     def dom(self, name):
         return self.conn.lookupByName(name)

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""The vmdesk demo: a simulated laptop with two real guests, played step by step.
+
+Everything is private and torn down at the end: a system bus with mocked logind, UPower and
+polkitd; a umockdev laptop (battery, AC, USB devices, a GPU in its IOMMU group); a private
+libvirtd with two tiny TCG guests, "work" and "personal"; and vmdeskd from the build tree.
+The user's side is played with vmdeskctl and with libvirt (as `virsh` would), and each step
+shows what the daemon announced and what the guests themselves see.
+
+usage: tests/demo/laptop.py [--build-dir DIR]    (./dev demo does the set-up)
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import sysfs  # noqa: E402
+
+sysfs.ensure_preloaded()  # umockdev needs it before anything else starts
+
+from harness import bus as hbus          # noqa: E402
+from harness import daemon as hdaemon    # noqa: E402
+from harness import procs                # noqa: E402
+from harness import virt                 # noqa: E402
+
+BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+GUESTS = ("work", "personal")
+
+
+def step(title):
+    print(f"\n{BOLD}== {title}{RESET}", flush=True)
+
+
+def note(text):
+    print(f"{DIM}   {text}{RESET}", flush=True)
+
+
+class Demo:
+    def __init__(self, workdir, guest_dir):
+        self.workdir = workdir
+        self.guest_dir = guest_dir
+        self.shown_signals = 0
+
+    def ctl(self, *args, show=True):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        argv = [hdaemon.binary("vmdeskctl"), *args]
+        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        if show:
+            print(f"$ vmdeskctl {' '.join(args)}")
+            for line in (r.stdout + r.stderr).rstrip().splitlines():
+                print(f"  {line}")
+        if r.returncode != 0:
+            raise RuntimeError(f"vmdeskctl {' '.join(args)} failed ({r.returncode})")
+        return r.stdout
+
+    def signals(self):
+        """Print the daemon's D-Bus signals received since the last call."""
+        new = self.client.signals[self.shown_signals:]
+        self.shown_signals += len(new)
+        for name, args in new:
+            if name in ("VMStateChanged", "FocusChanged", "VMRemoved"):
+                print(f"  signal {name}{tuple(args)}")
+
+    def guest_view(self, name):
+        """What the guest itself reports, through its own qemu-ga."""
+        dom = self.conn.lookupByName(name)
+        _, uptime = virt.guest_exec(dom, ["/bin/cat", "/proc/uptime"])
+        _, ports = virt.guest_exec(dom, ["/bin/ls", "/dev/virtio-ports"])
+        print(f"  {name}: uptime {float(uptime.split()[0]):.1f} s, "
+              f"virtio ports: {' '.join(ports.split())}")
+
+    def build_laptop(self):
+        self.testbed = sysfs.Testbed()
+        tb = self.testbed
+        tb.add_power_supply("AC", type="Mains", online=1)
+        tb.add_power_supply("BAT0", type="Battery", status="Discharging", capacity=87,
+                            energy_now=43500000, energy_full=50000000)
+        tb.add_usb_device(0x046D, 0xC31C, port="1-1", product="USB Keyboard",
+                          interfaces=((0x03, 0x01, 0x01),))
+        tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="12345678", product="YubiKey OTP+FIDO+CCID",
+                          interfaces=((0x03, 0x01, 0x01), (0x0B, 0x00, 0x00)))
+        tb.add_usb_device(0x04F2, 0xB6D9, port="1-4", product="Integrated Camera",
+                          interfaces=((0x0E, 0x01, 0x00), (0x0E, 0x02, 0x00)))
+        tb.add_pci_device("0000:01:00.0", 0x10DE, 0x25A2, 0x030000, driver="nouveau", iommu_group=12)
+        tb.add_pci_device("0000:01:00.1", 0x10DE, 0x2291, 0x040300, driver="snd_hda_intel",
+                          iommu_group=12)
+
+    def run(self):
+        step("The simulated laptop")
+        self.build_laptop()
+        note(f"umockdev /sys at {self.testbed.root}: AC, BAT0 87%, keyboard, YubiKey, webcam, "
+             "NVIDIA GPU + HDMI audio in IOMMU group 12")
+        self.bus = hbus.PrivateSystemBus(os.path.join(self.workdir, "bus")).start()
+        self.polkitd = self.bus.start_polkitd()
+        self.polkitd.set_allowed(["org.vmdesk.switch", "org.vmdesk.setup"])
+        self.bus.start_logind()
+        upower = self.bus.start_upower({"OnBattery": True})
+        upower.setup_display_device(percentage=87.0)
+        note(f"private system bus {self.bus.address}: mocked logind, UPower (87%), polkitd")
+
+        self.libvirtd = virt.PrivateLibvirtd(os.path.join(self.workdir, "libvirt"), self.bus.address)
+        took = self.libvirtd.start()
+        self.conn = self.libvirtd.open()
+        for name in GUESTS:
+            self.conn.defineXML(virt.guest_domain_xml(
+                name, self.guest_dir, os.path.join(self.workdir, f"{name}.serial")))
+        note(f"private libvirtd ready in {took:.1f} s ({self.libvirtd.uri}); "
+             "domains 'work' and 'personal' defined")
+
+        step("vmdeskd starts")
+        self.client = hdaemon.Client(self.bus.address)
+        self.daemon = hdaemon.Vmdeskd(self.workdir, self.bus.address, self.libvirtd.uri,
+                                      extra_env=self.testbed.env())
+        began = time.monotonic()
+        self.daemon.start(self.client)
+        note(f"owns org.vmdesk.Manager1 after {(time.monotonic() - began) * 1000:.0f} ms")
+        self.ctl("status")
+
+        step("Adopt the two VMs (vmdeskctl setup shows the change, then applies it)")
+        self.ctl("setup", "work", "--dry-run")
+        for name in GUESTS:
+            self.ctl("setup", name, "--yes", show=False)
+        note("both set up: vmdesk metadata, guest S3, qemu-ga channel")
+
+        step("Boot both guests, as a user would with virsh")
+        for name in GUESTS:
+            self.conn.lookupByName(name).create()
+        for name in GUESTS:
+            virt.wait_serial_marker(os.path.join(self.workdir, f"{name}.serial"), "VMDESK-GUEST-READY")
+            virt.wait_guest_agent(self.conn, name)
+        self.client.wait_signal("VMStateChanged", lambda a: a[0] == "personal" and a[1] == "running")
+        self.signals()
+        self.ctl("list")
+        for name in GUESTS:
+            self.guest_view(name)
+
+        step("Switch: work on screen, then personal")
+        self.ctl("switch", "work")
+        self.client.wait_signal("FocusChanged", lambda a: a[0] == "work")
+        self.signals()
+        self.ctl("switch", "personal")
+        self.client.wait_signal("FocusChanged", lambda a: a[0] == "personal")
+        self.signals()
+        self.ctl("list")
+
+        step("The VM on screen shuts off: the host's desktop comes back")
+        self.conn.lookupByName("personal").destroy()
+        self.client.wait_signal("FocusChanged", lambda a: a == ("", "personal"))
+        self.signals()
+        self.ctl("status")
+
+        step("vmdeskd stops on SIGTERM")
+        code = self.daemon.stop()
+        note(f"exit code {code}")
+        if code != 0:
+            raise RuntimeError(f"vmdeskd exited with {code}")
+        note("USB routing, battery, lid and sleep join this demo with their components.")
+
+    def close(self):
+        for attr, stop in (("daemon", lambda d: d.child and d.child.running() and d.stop()),
+                           ("client", lambda c: c.close()), ("conn", lambda c: c.close()),
+                           ("libvirtd", lambda l: l.cleanup()), ("bus", lambda b: b.stop()),
+                           ("testbed", lambda t: t.close())):
+            if hasattr(self, attr):
+                try:
+                    stop(getattr(self, attr))
+                except Exception as e:  # tear down the rest regardless
+                    print(f"teardown of {attr}: {e}", file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build-dir", default=os.environ.get("VMDESK_BUILD_DIR"))
+    args = ap.parse_args()
+    if args.build_dir:
+        os.environ["VMDESK_BUILD_DIR"] = args.build_dir
+    guest_dir = os.environ.get("VMDESK_GUEST_DIR") or os.path.join(hdaemon.build_dir(), "guest")
+    workdir = tempfile.mkdtemp(prefix="vmdesk-demo-", dir="/tmp")
+    demo = Demo(workdir, guest_dir)
+    try:
+        demo.run()
+        print(f"\n{BOLD}Demo finished: nothing is left running.{RESET}")
+        return 0
+    except Exception as e:
+        print(f"\ndemo failed: {e}", file=sys.stderr)
+        if hasattr(demo, "daemon"):
+            print(f"--- vmdeskd log ---\n{demo.daemon.log()}", file=sys.stderr)
+        return 1
+    finally:
+        demo.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
