@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+import libvirt
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import sysfs  # noqa: E402
 
@@ -29,6 +31,7 @@ from harness import virt                 # noqa: E402
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 GUESTS = ("work", "personal")
+VM_SETTINGS_NS = "https://vmdesk.org/xmlns/vm-settings/1"
 
 
 def step(title):
@@ -125,6 +128,14 @@ class Demo:
         for name in GUESTS:
             self.ctl("setup", name, "--yes", show=False)
         note("both set up: vmdesk metadata, guest S3, qemu-ga channel")
+        for name in GUESTS:
+            # What `virsh metadata NAME NS --key vmdesk --set ... --config` does.
+            self.conn.lookupByName(name).setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT, f"<settings><role>{name}</role></settings>",
+                "vmdesk", VM_SETTINGS_NS, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+            self.client.wait_signal("VMChanged", lambda a, n=name: a[0]["name"] == n
+                                    and a[0]["role"] == n)
+        note("roles set with libvirt's metadata API; vmdeskd picked them up from the event")
 
         step("Boot both guests, as a user would with virsh")
         for name in GUESTS:
@@ -165,9 +176,9 @@ class Demo:
                            ("client", lambda c: c.close()), ("conn", lambda c: c.close()),
                            ("libvirtd", lambda l: l.cleanup()), ("bus", lambda b: b.stop()),
                            ("testbed", lambda t: t.close())):
-            if hasattr(self, attr):
+            if attr in self.__dict__:
                 try:
-                    stop(getattr(self, attr))
+                    stop(self.__dict__.pop(attr))
                 except Exception as e:  # tear down the rest regardless
                     print(f"teardown of {attr}: {e}", file=sys.stderr)
 
@@ -183,11 +194,15 @@ def main():
     demo = Demo(workdir, guest_dir)
     try:
         demo.run()
+        demo.close()
+        leftovers = procs.processes_mentioning(workdir)
+        if leftovers:
+            raise RuntimeError(f"processes left running: {leftovers}")
         print(f"\n{BOLD}Demo finished: nothing is left running.{RESET}")
         return 0
     except Exception as e:
         print(f"\ndemo failed: {e}", file=sys.stderr)
-        if hasattr(demo, "daemon"):
+        if "daemon" in demo.__dict__:
             print(f"--- vmdeskd log ---\n{demo.daemon.log()}", file=sys.stderr)
         return 1
     finally:

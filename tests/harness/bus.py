@@ -189,18 +189,7 @@ class PrivateSystemBus:
 
     def processes(self):
         """Pids of every process whose command line names the workdir (bus and mocks)."""
-        mine = self.workdir.encode()
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if mine in f.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
-        return pids
+        return procs.processes_mentioning(self.workdir)
 
     def _start_mock(self, cls, params):
         mock = cls(self, params)

@@ -80,3 +80,26 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
 def _stop_all():
     for child in list(reversed(_live)):
         child.stop(timeout=3)
+
+
+
+def pids_where(match):
+    """Pids of live processes (not this one) for which match(pid, cmdline) holds."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if match(entry, cmdline):
+            found.append(int(entry))
+    return found
+
+
+def processes_mentioning(text):
+    """Pids of live processes whose command line contains `text` (a test's workdir)."""
+    needle = text.encode()
+    return pids_where(lambda pid, cmdline: needle in cmdline)

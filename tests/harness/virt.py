@@ -73,22 +73,6 @@ def _mount_ns(pid):
         return None
 
 
-def _pids(match):
-    """Pids of live processes (not this one) for which match(pid, cmdline) holds."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if match(entry, cmdline):
-            found.append(int(entry))
-    return found
-
-
 def _kill_all(pids):
     for pid in pids:
         try:
@@ -216,7 +200,7 @@ class PrivateLibvirtd:
     def processes(self):
         """Pids of every process in this daemon's mount namespaces (libvirtd, QEMU, helpers),
         plus any whose command line names the workdir."""
-        return _pids(lambda pid, cmdline: _mount_ns(pid) in self._namespaces
+        return procs.pids_where(lambda pid, cmdline: _mount_ns(pid) in self._namespaces
                      or self.workdir.encode() in cmdline)
 
     def cleanup(self):
@@ -281,7 +265,7 @@ class EmbeddedRoot:
 
     def processes(self):
         """Pids of processes (QEMU) whose command line names the root."""
-        return _pids(lambda pid, cmdline: self.root.encode() in cmdline)
+        return procs.pids_where(lambda pid, cmdline: self.root.encode() in cmdline)
 
     def cleanup(self):
         """Kill what still runs on this root: QEMU outlives the process that started it."""
