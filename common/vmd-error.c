@@ -12,6 +12,7 @@ static const GDBusErrorEntry vmd_dbus_errors[] = {
   { VMD_ERROR_NOT_AUTHORIZED, "org.vmdesk.Error.NotAuthorized" },
   { VMD_ERROR_NOT_CONNECTED,  "org.vmdesk.Error.NotConnected" },
   { VMD_ERROR_LIBVIRT,        "org.vmdesk.Error.Libvirt" },
+  { VMD_ERROR_CONFLICT,       "org.vmdesk.Error.Conflict" },
 };
 
 GQuark

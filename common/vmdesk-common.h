@@ -20,6 +20,7 @@ typedef enum {
   VMD_ERROR_NOT_AUTHORIZED,
   VMD_ERROR_NOT_CONNECTED,
   VMD_ERROR_LIBVIRT,
+  VMD_ERROR_CONFLICT,
 } VmdError;
 GQuark vmd_error_quark (void);
 

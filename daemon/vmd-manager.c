@@ -193,10 +193,10 @@ handle_setup_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invo
   g_autofree char *old_xml = NULL;
   g_autofree char *new_xml = NULL;
   virConnectPtr conn = vmd_libvirt_get_connection (self->libvirt);
-  const char *name;
+  const char *name, *expected_old;
   gboolean dry_run;
 
-  g_variant_get (params, "(&sb)", &name, &dry_run);
+  g_variant_get (params, "(&sb&s)", &name, &dry_run, &expected_old);
   if (conn == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_CONNECTED,
@@ -204,7 +204,7 @@ handle_setup_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invo
                                              vmd_libvirt_get_uri (self->libvirt));
       return;
     }
-  if (!vmd_setup_domain (conn, name, dry_run, &old_xml, &new_xml, &error))
+  if (!vmd_setup_domain (conn, name, dry_run, expected_old, &old_xml, &new_xml, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;

@@ -26,7 +26,7 @@ domain_xml (virDomainPtr dom, unsigned int flags, GError **error)
 
 gboolean
 vmd_setup_domain (virConnectPtr conn, const char *name, gboolean dry_run,
-                  char **old_xml, char **new_xml, GError **error)
+                  const char *expected_old, char **old_xml, char **new_xml, GError **error)
 {
   g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
   g_autofree char *shown = NULL;
@@ -55,6 +55,13 @@ vmd_setup_domain (virConnectPtr conn, const char *name, gboolean dry_run,
       || (shown_new = vmd_domain_setup_xml (shown, error)) == NULL)
     return FALSE;
 
+  if (!dry_run && *expected_old && !g_str_equal (expected_old, shown_old))
+    {
+      g_set_error (error, VMD_ERROR, VMD_ERROR_CONFLICT,
+                   "the definition of '%s' changed since it was shown; nothing was applied, "
+                   "run setup again", name);
+      return FALSE;
+    }
   if (!dry_run && !g_str_equal (shown_old, shown_new))
     {
       g_autofree char *secure = domain_xml (dom, VIR_DOMAIN_XML_SECURE, error);

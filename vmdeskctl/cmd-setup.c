@@ -70,24 +70,16 @@ print_json (const char *vm, gboolean applied, const char *old_xml, const char *n
 }
 
 static int
-apply (GDBusConnection *bus, const VmctlArgs *args, const char *old_xml, const char *new_xml)
+apply (GDBusConnection *bus, const VmctlArgs *args, const char *old_xml)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *applied_old = NULL;
   g_autofree char *applied_new = NULL;
   g_autofree char *shown = vmctl_escape (args->vm, VMCTL_ESCAPE_ALL);
 
-  if (!vmctl_client_setup_vm (bus, args->vm, FALSE, &applied_old, &applied_new, &error))
+  /* The daemon applies only if the definition is still the one previewed. */
+  if (!vmctl_client_setup_vm (bus, args->vm, FALSE, old_xml, &applied_old, &applied_new, &error))
     return vmctl_report_error (error, args->json);
-  /* SetupVM recomputes from the definition as it is now, which may have changed since the
-   * preview; then show what was really applied. */
-  if (!g_str_equal (applied_old, old_xml) || !g_str_equal (applied_new, new_xml))
-    {
-      fprintf (stderr, "vmdeskctl: warning: the definition of %s changed after the preview; "
-               "these are the changes applied:\n", shown);
-      if (!show_changes (stderr, args->vm, applied_old, applied_new, &error))
-        vmctl_report_error (error, FALSE);
-    }
   if (args->json)
     print_json (args->vm, TRUE, applied_old, applied_new);
   else
@@ -105,7 +97,7 @@ vmctl_cmd_setup (const VmctlArgs *args)
   gboolean changed;
 
   if ((bus = vmctl_client_connect (&error)) == NULL
-      || !vmctl_client_setup_vm (bus, args->vm, TRUE, &old_xml, &new_xml, &error))
+      || !vmctl_client_setup_vm (bus, args->vm, TRUE, "", &old_xml, &new_xml, &error))
     return vmctl_report_error (error, args->json);
   changed = !g_str_equal (old_xml, new_xml);
 
@@ -131,5 +123,5 @@ vmctl_cmd_setup (const VmctlArgs *args)
           return vmctl_report_error (error, args->json);
         }
     }
-  return apply (bus, args, old_xml, new_xml);
+  return apply (bus, args, old_xml);
 }

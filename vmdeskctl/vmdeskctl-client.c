@@ -83,10 +83,11 @@ vmctl_client_switch (GDBusConnection *bus, const char *name, GError **error)
 
 gboolean
 vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolean dry_run,
-                       char **old_xml, char **new_xml, GError **error)
+                       const char *expected_old, char **old_xml, char **new_xml, GError **error)
 {
   g_autoptr(GVariant) reply = call (bus, VMD_DBUS_INTERFACE, "SetupVM",
-                                    g_variant_new ("(sb)", name, dry_run), "(ss)", TRUE, error);
+                                    g_variant_new ("(sbs)", name, dry_run, expected_old),
+                                    "(ss)", TRUE, error);
 
   if (reply == NULL)
     return FALSE;

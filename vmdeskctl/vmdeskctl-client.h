@@ -19,7 +19,10 @@ GVariant *vmctl_client_get_vm (GDBusConnection *bus, const char *name, GError **
 /* "" puts the host back. May prompt through a polkit agent. */
 gboolean  vmctl_client_switch (GDBusConnection *bus, const char *name, GError **error);
 /* May prompt through a polkit agent. */
+/* expected_old: the preview's old_xml, so the daemon refuses if the definition changed
+ * since (VMD_ERROR_CONFLICT); "" for no check. */
 gboolean  vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolean dry_run,
+                                 const char *expected_old,
                                  char **old_xml, char **new_xml, GError **error);
 
 G_END_DECLS

@@ -141,7 +141,7 @@ test_bad_arguments (Fixture *f, gconstpointer data)
   assert_dbus_error (f, "Switch", g_variant_new ("(s)", "a/b"), "org.vmdesk.Error.InvalidArgs");
   assert_dbus_error (f, "Switch", g_variant_new ("(s)", "bell\a"), "org.vmdesk.Error.InvalidArgs");
   assert_dbus_error (f, "Switch", g_variant_new ("(s)", too_long), "org.vmdesk.Error.InvalidArgs");
-  assert_dbus_error (f, "SetupVM", g_variant_new ("(sb)", "", TRUE), "org.vmdesk.Error.InvalidArgs");
+  assert_dbus_error (f, "SetupVM", g_variant_new ("(sbs)", "", TRUE, ""), "org.vmdesk.Error.InvalidArgs");
   /* A wrong signature never reaches the daemon's code. */
   assert_dbus_error (f, "Switch", g_variant_new ("(i)", 3), "org.freedesktop.DBus.Error.InvalidArgs");
   assert_dbus_error (f, "Reboot", NULL, "org.freedesktop.DBus.Error.UnknownMethod");
@@ -173,7 +173,7 @@ test_switch_needs_polkit (Fixture *f, gconstpointer data)
 
   /* DBUS_SYSTEM_BUS_ADDRESS points nowhere here: with no polkit, nothing is allowed. */
   assert_dbus_error (f, "Switch", g_variant_new ("(s)", "test"), "org.vmdesk.Error.NotAuthorized");
-  assert_dbus_error (f, "SetupVM", g_variant_new ("(sb)", "test", FALSE), "org.vmdesk.Error.NotAuthorized");
+  assert_dbus_error (f, "SetupVM", g_variant_new ("(sbs)", "test", FALSE, ""), "org.vmdesk.Error.NotAuthorized");
   on_screen = get_property (f, "OnScreen");
   g_assert_cmpstr (g_variant_get_string (on_screen, NULL), ==, "");
   version = get_property (f, "Version");

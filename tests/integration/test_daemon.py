@@ -5,6 +5,7 @@ import time
 import unittest
 
 import libvirt
+from gi.repository import GLib
 
 from harness import procs
 from harness import daemon as hdaemon
@@ -111,6 +112,12 @@ class Setup(VmdeskCase):
         self.polkitd.set_allowed(["org.vmdesk.setup"])
         out, _ = self.ctl("setup", "personal", "--dry-run")
         self.assertIn("+    <vmdesk:settings", out)
+        self.assertNotIn("vm-settings", self.dom("personal").XMLDesc(0))
+
+        # An apply whose preview is stale changes nothing.
+        with self.assertRaises(GLib.Error) as raised:
+            self.client.call("SetupVM", ("personal", False, "<domain>stale</domain>"), "(sbs)")
+        self.assertEqual(hdaemon.remote_error(raised.exception), "org.vmdesk.Error.Conflict")
         self.assertNotIn("vm-settings", self.dom("personal").XMLDesc(0))
 
         self.ctl("setup", "personal", "--yes")

@@ -51,7 +51,10 @@ def on_call(conn, sender, path, iface, method, params, invocation):
         else:
             invocation.return_value(None)
     elif method == "SetupVM":
-        if args[0] == "work":
+        if not args[1] and args[2] and args[2] != OLD:
+            invocation.return_dbus_error("org.vmdesk.Error.Conflict",
+                                         "the definition changed since it was shown")
+        elif args[0] == "work":
             invocation.return_value(GLib.Variant("(ss)", (OLD, NEW)))
         elif args[0] == "done":
             invocation.return_value(GLib.Variant("(ss)", (OLD, OLD)))
