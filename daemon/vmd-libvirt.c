@@ -312,8 +312,11 @@ on_opened (GObject *source, GAsyncResult *res, gpointer data)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          if (self->backoff_ms == BACKOFF_FIRST_MS || !self->first_sync_done)
-            g_warning ("%s", error->message);
+          /* Said once; the retries that follow would only repeat it. */
+          if (!self->first_sync_done)
+            g_warning ("%s; retrying", error->message);
+          else
+            g_debug ("%s", error->message);
           schedule_retry (self);
         }
     }
