@@ -110,7 +110,8 @@ def remote_error(exc):
 class Vmdeskd:
     """vmdeskd with its environment; start() returns once it owns its name."""
 
-    def __init__(self, workdir, bus_address, libvirt_uri, extra_env=None):
+    def __init__(self, workdir, bus_address, libvirt_uri, extra_env=None, wrap=None):
+        """wrap: turns the daemon's argv into the one to run (EmbeddedRoot.command)."""
         self.workdir = workdir
         self.state_dir = os.path.join(workdir, "vmdeskd-state")
         self.log_path = os.path.join(workdir, "vmdeskd.log")
@@ -127,11 +128,12 @@ class Vmdeskd:
         self.env.pop("NOTIFY_SOCKET", None)
         self.env.update(extra_env or {})
         self.bus_address = bus_address
+        self.wrap = wrap or (lambda argv: argv)
         self.child = None
 
     def start(self, client, timeout=30):
         self._log = open(self.log_path, "ab")
-        self.child = procs.Child([binary("vmdeskd")], name="vmdeskd", env=self.env,
+        self.child = procs.Child(self.wrap([binary("vmdeskd")]), name="vmdeskd", env=self.env,
                                  stdout=self._log, stderr=self._log)
         procs.wait_until(lambda: client.has_owner() or not self.child.running(), timeout,
                          what="vmdeskd to own org.vmdesk.Manager1")

@@ -1,15 +1,18 @@
 """vmdeskd against a real private libvirtd and real TCG guests."""
 import os
+import shutil
 import signal
-import time
+import tempfile
 import unittest
 
 import libvirt
 from gi.repository import GLib
 
-from harness import procs
+from harness import bus as hbus
 from harness import daemon as hdaemon
-from vmdesk_case import VmdeskCase
+from harness import procs
+from harness import virt
+from vmdesk_case import GUEST_DIR, VmdeskCase
 
 
 class ListingAndEvents(VmdeskCase):
@@ -159,6 +162,31 @@ class Resilience(VmdeskCase):
         self.assertEqual(self.daemon.stop(), 0)
         procs.wait_until(lambda: not self.client.has_owner(), 5, what="the name to be released")
         self.assertIn("stopping", self.daemon.log())
+
+
+class EmbeddedDriver(unittest.TestCase):
+    """The same daemon, unchanged, on libvirt's embedded driver (what the USB tests use)."""
+
+    def test_lists_domains_of_an_embedded_root(self):
+        workdir = tempfile.mkdtemp(prefix="vmdesk-emb-", dir="/tmp")
+        try:
+            with hbus.PrivateSystemBus(os.path.join(workdir, "bus")) as bus, \
+                 virt.EmbeddedRoot(os.path.join(workdir, "root")) as root:
+                bus.start()
+                root.define(virt.guest_domain_xml("work", GUEST_DIR, os.path.join(workdir, "s.log")))
+                client = hdaemon.Client(bus.address)
+                daemon = hdaemon.Vmdeskd(workdir, bus.address, root.uri, wrap=root.command)
+                try:
+                    daemon.start(client)
+                    vms = client.call("ListVMs")[0]
+                    self.assertEqual([(v["name"], v["state"]) for v in vms], [("work", "shutoff")])
+                    self.assertTrue(client.prop("Connected"))
+                    self.assertEqual(client.prop("LibvirtUri"), root.uri)
+                finally:
+                    self.assertEqual(daemon.stop(), 0, daemon.log())
+                    client.close()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
