@@ -107,8 +107,10 @@ class PrivateLibvirtd:
     BINDS = (("/etc/libvirt", "etc"), ("/run", "run"), ("/var", "var"),
              ("/etc/passwd", "ids/passwd"), ("/etc/group", "ids/group"))
 
-    def __init__(self, workdir, dbus_address=None):
+    def __init__(self, workdir, dbus_address=None, libvirtd_conf=None):
+        """libvirtd_conf: extra libvirtd.conf settings, name -> value as written there."""
         self.workdir = os.path.abspath(workdir)
+        self.libvirtd_conf = libvirtd_conf or {}
         for host_dir, _ in self.BINDS:
             if (self.workdir + "/").startswith(host_dir + "/"):
                 raise ValueError(f"workdir must not be under {host_dir}: it is hidden there")
@@ -138,6 +140,7 @@ class PrivateLibvirtd:
                 "auth_unix_rw": '"none"',
                 "auth_unix_ro": '"none"',
                 "log_outputs": _quote(f"3:file:{self.log}"),
+                **self.libvirtd_conf,
             }))
         with open(os.path.join(self.workdir, "etc/qemu.conf"), "w") as f:
             f.write(_conf(QEMU_CONF))
