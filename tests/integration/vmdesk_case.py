@@ -46,6 +46,7 @@ class VmdeskCase(unittest.TestCase):
 
     @classmethod
     def _tear_down_class(cls):
+        """Stops everything; the workdir is removed, the objects stay for the leftover check."""
         for attr, stop in (("conn", lambda c: c.close()), ("libvirtd", lambda l: l.cleanup()),
                            ("bus", lambda b: b.stop())):
             if hasattr(cls, attr):
@@ -58,6 +59,12 @@ class VmdeskCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls._tear_down_class()
+        # Everything started for this class is gone: bus, mocks, libvirtd, QEMUs, vmdeskd.
+        leftovers = set(procs.processes_mentioning(cls.workdir))
+        if hasattr(cls, "libvirtd"):
+            leftovers |= set(cls.libvirtd.processes())  # QEMUs in its mount namespace
+        if leftovers:
+            raise AssertionError(f"processes left behind by {cls.__name__}: {leftovers}")
 
     def setUp(self):
         self.polkitd.deny_all()
