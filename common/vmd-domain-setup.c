@@ -40,25 +40,22 @@ static void
 ensure_settings_metadata (xmlNode *domain)
 {
   xmlNode *metadata = ensure_child (domain, "metadata");
-  g_autoptr(VmdVmSettings) defaults = NULL;
+  g_autoptr(VmdVmSettings) defaults = vmd_vm_settings_new ();
+  g_autofree char *xml = NULL;
+  g_autoptr(xmlDoc) doc = NULL;
   xmlNode *settings;
-  xmlNs *ns;
 
   for (xmlNode *n = metadata->children; n; n = n->next)
     if (n->type == XML_ELEMENT_NODE && n->ns && xmlStrEqual (n->ns->href, BAD_CAST VMD_SETTINGS_NS))
       return;
 
-  /* Same shape libvirt gives virDomainSetMetadata: the namespace on the root only. */
-  defaults = vmd_vm_settings_new ();
-  settings = xmlNewChild (metadata, NULL, BAD_CAST "settings", NULL);
-  ns = xmlNewNs (settings, BAD_CAST VMD_SETTINGS_NS, BAD_CAST VMD_SETTINGS_PREFIX);
-  xmlSetNs (settings, ns);
-  xmlNewTextChild (settings, NULL, BAD_CAST "auto-assign-usb", BAD_CAST "no");
-  xmlNewTextChild (settings, NULL, BAD_CAST "on-host-sleep",
-                   BAD_CAST vmd_host_sleep_action_to_string (defaults->on_host_sleep));
-  xmlNewTextChild (settings, NULL, BAD_CAST "on-lid-close",
-                   BAD_CAST vmd_lid_action_to_string (defaults->on_lid_close));
-  xmlNewTextChild (settings, NULL, BAD_CAST "power-channel", BAD_CAST "no");
+  /* The one serializer of settings writes them; the namespace goes on the root only,
+   * the shape libvirt gives virDomainSetMetadata. */
+  xml = vmd_vm_settings_to_xml (defaults);
+  doc = xmlReadMemory (xml, (int) strlen (xml), "settings.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+  settings = xmlDocCopyNode (xmlDocGetRootElement (doc), domain->doc, 1);
+  xmlAddChild (metadata, settings);
+  xmlSetNs (settings, xmlNewNs (settings, BAD_CAST VMD_SETTINGS_NS, BAD_CAST VMD_SETTINGS_PREFIX));
 }
 
 /* qemu-ga is how vmdesk suspends a guest and resyncs its clock after host sleep. */

@@ -27,13 +27,6 @@ vmd_vm_free (VmdVm *vm)
   g_free (vm);
 }
 
-gboolean
-vmd_vm_is_active (const VmdVm *vm)
-{
-  return vm->state != VIR_DOMAIN_SHUTOFF && vm->state != VIR_DOMAIN_CRASHED
-      && vm->state != VIR_DOMAIN_NOSTATE;
-}
-
 GVariant *
 vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen)
 {

@@ -19,7 +19,6 @@ VmdVm      *vmd_vm_new (const char *uuid);
 void        vmd_vm_free (VmdVm *vm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdVm, vmd_vm_free)
 
-gboolean    vmd_vm_is_active (const VmdVm *vm);
 /* The a{sv} record of docs/dbus-api.md. */
 GVariant   *vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen);
 

@@ -40,7 +40,7 @@ test_adds_what_is_missing (void)
   g_assert_cmpuint (count (out, "com.redhat.spice.0"), ==, 1);
   g_assert_cmpuint (count (out, "<suspend-to-mem enabled=\"yes\"/>"), ==, 1);
   g_assert_cmpuint (count (out, "<suspend-to-disk enabled=\"no\"/>"), ==, 1);
-  g_assert_cmpuint (count (out, "<vmdesk:on-host-sleep>suspend</vmdesk:on-host-sleep>"), ==, 1);
+  g_assert_cmpuint (count (out, "<on-host-sleep>suspend</on-host-sleep>"), ==, 1);
 }
 
 static void
@@ -58,12 +58,12 @@ test_idempotent_and_keeps_settings (void)
   g_assert_cmpstr (once, ==, twice);
 
   /* A user's own choice survives a second setup. */
-  parts = g_strsplit (once, "<vmdesk:on-host-sleep>suspend</vmdesk:on-host-sleep>", 2);
-  user_edited = g_strjoinv ("<vmdesk:on-host-sleep>pause</vmdesk:on-host-sleep>", parts);
+  parts = g_strsplit (once, "<on-host-sleep>suspend</on-host-sleep>", 2);
+  user_edited = g_strjoinv ("<on-host-sleep>pause</on-host-sleep>", parts);
   thrice = vmd_domain_setup_xml (user_edited, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (count (thrice, "<vmdesk:on-host-sleep>pause</vmdesk:on-host-sleep>"), ==, 1);
-  g_assert_cmpuint (count (thrice, "<vmdesk:on-host-sleep>suspend"), ==, 0);
+  g_assert_cmpuint (count (thrice, "<on-host-sleep>pause</on-host-sleep>"), ==, 1);
+  g_assert_cmpuint (count (thrice, "<on-host-sleep>suspend"), ==, 0);
 }
 
 static void
