@@ -93,7 +93,7 @@ main (int argc, char **argv)
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
       "where to keep state (default: $STATE_DIRECTORY or /var/lib/vmdesk)", "DIR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- the vmdesk daemon");
   g_autoptr(GError) error = NULL;

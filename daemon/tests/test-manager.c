@@ -150,7 +150,6 @@ test_bad_arguments (Fixture *f, gconstpointer data)
 static GVariant *
 get_property (Fixture *f, const char *name)
 {
-  g_autoptr(GError) error = NULL;
   Call c = { 0 };
   GVariant *value;
 
