@@ -13,6 +13,10 @@ static const GDBusErrorEntry vmd_dbus_errors[] = {
   { VMD_ERROR_NOT_CONNECTED,  "org.vmdesk.Error.NotConnected" },
   { VMD_ERROR_LIBVIRT,        "org.vmdesk.Error.Libvirt" },
   { VMD_ERROR_CONFLICT,       "org.vmdesk.Error.Conflict" },
+  { VMD_ERROR_UNKNOWN_DEVICE, "org.vmdesk.Error.UnknownDevice" },
+  { VMD_ERROR_DENIED,         "org.vmdesk.Error.Denied" },
+  { VMD_ERROR_AMBIGUOUS,      "org.vmdesk.Error.Ambiguous" },
+  { VMD_ERROR_INVALID_POLICY, "org.vmdesk.Error.InvalidPolicy" },
 };
 
 GQuark

@@ -21,6 +21,10 @@ typedef enum {
   VMD_ERROR_NOT_CONNECTED,
   VMD_ERROR_LIBVIRT,
   VMD_ERROR_CONFLICT,
+  VMD_ERROR_UNKNOWN_DEVICE,
+  VMD_ERROR_DENIED,
+  VMD_ERROR_AMBIGUOUS,
+  VMD_ERROR_INVALID_POLICY,
 } VmdError;
 GQuark vmd_error_quark (void);
 
@@ -77,5 +81,12 @@ const char    *vmd_lid_action_to_string (VmdLidAction action);
 char *vmd_domain_setup_xml (const char *domain_xml, GError **error);
 /* The same XML written the way vmd_domain_setup_xml writes it, so the two can be diffed. */
 char *vmd_domain_xml_reformat (const char *domain_xml, GError **error);
+
+/* State files (GKeyFile). Loading never fails: a missing file is empty, an unreadable one is
+ * moved to PATH.corrupt with a warning. Saving is atomic and durable (mode 0600). */
+GKeyFile *vmd_keyfile_load_or_quarantine (const char *path);
+gboolean  vmd_keyfile_save (GKeyFile *kf, const char *path, GError **error);
+/* mkdir -p with mode 0700, with the directory named in the error. */
+gboolean  vmd_state_dir_ensure (const char *dir, GError **error);
 
 G_END_DECLS

@@ -273,8 +273,10 @@ adopt_connection (VmdLibvirt *self, virConnectPtr conn)
   self->cb_metadata = virConnectDomainEventRegisterAny (
     conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK (on_metadata_change),
     self, NULL);
-  set_connected (self, conn);
+  /* Connected is announced after the listing, so whoever reacts to it sees every VM. */
+  self->conn = conn;
   reconcile (self);
+  set_connected (self, conn);
   g_message ("connected to libvirt at %s, %u VMs", self->uri, g_hash_table_size (self->vms));
 }
 

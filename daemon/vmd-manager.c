@@ -4,6 +4,7 @@
 #include "vmd-manager.h"
 
 #include "vmd-setup.h"
+#include "vmd-vm-start.h"
 
 void vmd_daemon_register_resource (void);
 
@@ -15,22 +16,22 @@ struct _VmdManager {
   GDBusConnection *bus;
   GDBusNodeInfo   *introspection;
   guint            registration_id;
+  GArray          *tables;    /* of MethodTable: the manager's own, then each part's */
 };
+
+typedef struct {
+  const VmdMethod *methods;
+  guint            n_methods;
+  gpointer         owner;
+} MethodTable;
+
+enum { SIGNAL_FOCUS_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (VmdManager, vmd_manager, G_TYPE_OBJECT)
 
-typedef gboolean (*ArgsCheck) (GVariant *params, GError **error);
-typedef void (*Handler) (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation);
-
-typedef struct {
-  const char *name;
-  const char *action;    /* polkit action, or NULL for read-only methods */
-  ArgsCheck   check;
-  Handler     handler;
-} Method;
-
-static void
-emit (VmdManager *self, const char *signal, GVariant *params)
+void
+vmd_manager_emit (VmdManager *self, const char *signal, GVariant *params)
 {
   g_autoptr(GError) error = NULL;
 
@@ -84,11 +85,12 @@ set_on_screen (VmdManager *self, const char *name)
   g_message ("on screen: %s (was %s)", *name ? name : "host", *previous ? previous : "host");
 
   emit_property_changed (self, "OnScreen", g_variant_new_string (name));
-  emit (self, "FocusChanged", g_variant_new ("(ss)", name, previous));
+  vmd_manager_emit (self, "FocusChanged", g_variant_new ("(ss)", name, previous));
+  g_signal_emit (self, signals[SIGNAL_FOCUS_CHANGED], 0, previous, name);
   if ((vm = vmd_libvirt_lookup (self->libvirt, previous)))
-    emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+    vmd_manager_emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
   if ((vm = vmd_libvirt_lookup (self->libvirt, name)))
-    emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+    vmd_manager_emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
 }
 
 static gboolean
@@ -121,8 +123,9 @@ check_switch_args (GVariant *params, GError **error)
 /* --- handlers --- */
 
 static void
-handle_list_vms (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+handle_list_vms (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
 {
+  VmdManager *self = owner;
   g_autoptr(GPtrArray) vms = vmd_libvirt_list_vms (self->libvirt);
   GVariantBuilder b;
 
@@ -144,8 +147,9 @@ lookup_or_error (VmdManager *self, const char *name, GDBusMethodInvocation *invo
 }
 
 static void
-handle_get_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+handle_get_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
 {
+  VmdManager *self = owner;
   const char *name;
   const VmdVm *vm;
 
@@ -156,8 +160,9 @@ handle_get_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invoca
 }
 
 static void
-handle_switch (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+handle_switch (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
 {
+  VmdManager *self = owner;
   const char *name;
   const VmdVm *vm;
 
@@ -187,8 +192,9 @@ handle_switch (VmdManager *self, GVariant *params, GDBusMethodInvocation *invoca
 }
 
 static void
-handle_setup_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invocation)
+handle_setup_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
 {
+  VmdManager *self = owner;
   g_autoptr(GError) error = NULL;
   g_autofree char *old_xml = NULL;
   g_autofree char *new_xml = NULL;
@@ -212,16 +218,51 @@ handle_setup_vm (VmdManager *self, GVariant *params, GDBusMethodInvocation *invo
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ss)", old_xml, new_xml));
 }
 
-static const Method methods[] = {
+static void
+on_vm_started (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GDBusMethodInvocation *invocation = data;   /* the return consumes it */
+  g_autoptr(GError) error = NULL;
+
+  if (!vmd_vm_start_finish (result, &error))
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+handle_start_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  VmdManager *self = owner;
+  virConnectPtr conn = vmd_libvirt_get_connection (self->libvirt);
+  const char *name;
+
+  g_variant_get (params, "(&s)", &name);
+  if (conn == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_CONNECTED,
+                                             "not connected to libvirt (%s)",
+                                             vmd_libvirt_get_uri (self->libvirt));
+      return;
+    }
+  if (lookup_or_error (self, name, invocation) == NULL)
+    return;
+  g_message ("starting VM '%s' for %s", name, g_dbus_method_invocation_get_sender (invocation));
+  vmd_vm_start_async (conn, name, on_vm_started, invocation);
+}
+
+static const VmdMethod methods[] = {
   { "ListVMs", NULL,                NULL,              handle_list_vms },
   { "GetVM",   NULL,                check_vm_name_arg, handle_get_vm },
   { "Switch",  "org.vmdesk.switch", check_switch_args, handle_switch },
   { "SetupVM", "org.vmdesk.setup",  check_vm_name_arg, handle_setup_vm },
+  { "StartVM", "org.vmdesk.start",  check_vm_name_arg, handle_start_vm },
 };
 
 typedef struct {
   VmdManager            *self;
-  const Method          *method;
+  const VmdMethod       *method;
+  gpointer               owner;
   GDBusMethodInvocation *invocation;
 } PendingCall;
 
@@ -241,7 +282,7 @@ on_authorized (GObject *source, GAsyncResult *res, gpointer data)
   else
     {
       params = g_variant_ref (g_dbus_method_invocation_get_parameters (call->invocation));
-      call->method->handler (call->self, params, call->invocation);
+      call->method->handler (call->owner, params, call->invocation);
     }
   g_object_unref (call->self);
   g_free (call);
@@ -253,12 +294,20 @@ method_call (GDBusConnection *bus, const char *sender, const char *path, const c
 {
   VmdManager *self = data;
   g_autoptr(GError) error = NULL;
-  const Method *method = NULL;
+  const VmdMethod *method = NULL;
+  gpointer owner = NULL;
   PendingCall *call;
 
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    if (g_str_equal (methods[i].name, name))
-      method = &methods[i];
+  for (guint t = 0; t < self->tables->len && method == NULL; t++)
+    {
+      const MethodTable *table = &g_array_index (self->tables, MethodTable, t);
+      for (guint i = 0; i < table->n_methods; i++)
+        if (g_str_equal (table->methods[i].name, name))
+          {
+            method = &table->methods[i];
+            owner = table->owner;
+          }
+    }
   if (method == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
@@ -272,12 +321,13 @@ method_call (GDBusConnection *bus, const char *sender, const char *path, const c
     }
   if (method->action == NULL)
     {
-      method->handler (self, params, invocation);
+      method->handler (owner, params, invocation);
       return;
     }
   call = g_new0 (PendingCall, 1);
   call->self = g_object_ref (self);
   call->method = method;
+  call->owner = owner;
   call->invocation = invocation;
   vmd_bouncer_check_async (self->bouncer, invocation, method->action, on_authorized, call);
 }
@@ -307,13 +357,13 @@ static const GDBusInterfaceVTable vtable = { method_call, get_property, NULL, { 
 static void
 on_vm_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
 {
-  emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
+  vmd_manager_emit (self, "VMChanged", g_variant_new_tuple ((GVariant *[]) { vm_record (self, vm) }, 1));
 }
 
 static void
 on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
 {
-  emit (self, "VMStateChanged",
+  vmd_manager_emit (self, "VMStateChanged",
         g_variant_new ("(sss)", vm->name, vmd_domain_state_to_string (vm->state),
                        vmd_state_reason_to_string (vm->state, vm->reason)));
   if (!can_be_on_screen (vm) && g_str_equal (vm->name, vmd_state_get_on_screen (self->state)))
@@ -323,7 +373,7 @@ on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdManager *self)
 static void
 on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdManager *self)
 {
-  emit (self, "VMRemoved", g_variant_new ("(s)", name));
+  vmd_manager_emit (self, "VMRemoved", g_variant_new ("(s)", name));
   if (g_str_equal (name, vmd_state_get_on_screen (self->state)))
     set_on_screen (self, "");
 }
@@ -393,14 +443,40 @@ vmd_manager_dispose (GObject *object)
 }
 
 static void
+vmd_manager_finalize (GObject *object)
+{
+  g_array_unref (VMD_MANAGER (object)->tables);
+  G_OBJECT_CLASS (vmd_manager_parent_class)->finalize (object);
+}
+
+static void
 vmd_manager_class_init (VmdManagerClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = vmd_manager_dispose;
+  G_OBJECT_CLASS (klass)->finalize = vmd_manager_finalize;
+  signals[SIGNAL_FOCUS_CHANGED] = g_signal_new ("focus-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
 vmd_manager_init (VmdManager *self)
 {
+  self->tables = g_array_new (FALSE, FALSE, sizeof (MethodTable));
+  vmd_manager_add_methods (self, methods, G_N_ELEMENTS (methods), self);
+}
+
+void
+vmd_manager_add_methods (VmdManager *self, const VmdMethod *table, guint n_methods, gpointer owner)
+{
+  MethodTable t = { table, n_methods, owner };
+
+  g_array_append_val (self->tables, t);
+}
+
+const char *
+vmd_manager_get_on_screen (VmdManager *self)
+{
+  return vmd_state_get_on_screen (self->state);
 }
 
 VmdManager *

@@ -3,6 +3,7 @@
 
 #include "vmd-bouncer.h"
 #include "vmd-libvirt.h"
+#include "vmd-method.h"
 #include "vmd-state.h"
 
 #define VMD_TYPE_MANAGER (vmd_manager_get_type ())
@@ -12,3 +13,10 @@ G_DECLARE_FINAL_TYPE (VmdManager, vmd_manager, VMD, MANAGER, GObject)
 VmdManager *vmd_manager_new (VmdLibvirt *libvirt, VmdBouncer *bouncer, VmdState *state);
 gboolean    vmd_manager_export (VmdManager *self, GDBusConnection *bus, GError **error);
 void        vmd_manager_unexport (VmdManager *self);
+/* Adds a part's methods to org.vmdesk.Manager1; handlers get `owner`. */
+void        vmd_manager_add_methods (VmdManager *self, const VmdMethod *methods, guint n_methods,
+                                     gpointer owner);
+/* Emits a signal of org.vmdesk.Manager1 (consumes a floating `params`). */
+void        vmd_manager_emit (VmdManager *self, const char *signal, GVariant *params);
+/* The VM on screen, "" for the host. Signal "focus-changed" (previous, current) follows it. */
+const char *vmd_manager_get_on_screen (VmdManager *self);

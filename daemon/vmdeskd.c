@@ -2,6 +2,7 @@
  * The name is taken only after the first libvirt sync, so a client that sees the name
  * also sees a complete VM list. */
 #include "vmd-manager.h"
+#include "vmd-usb.h"
 
 #include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
@@ -12,6 +13,7 @@ typedef struct {
   GMainLoop  *loop;
   VmdLibvirt *libvirt;
   VmdManager *manager;
+  VmdUsb     *usb;
   guint       owner_id;
   int         exit_code;
 } Daemon;
@@ -76,8 +78,10 @@ on_sighup (gpointer data)
 {
   Daemon *d = data;
 
-  g_message ("SIGHUP: re-reading every VM from libvirt");
+  g_message ("SIGHUP: re-reading every VM from libvirt, and the USB policy");
   vmd_libvirt_resync (d->libvirt);
+  /* A bad policy is logged and reported over D-Bus; the old one stays. */
+  vmd_usb_reload_policy (d->usb, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -86,12 +90,18 @@ main (int argc, char **argv)
 {
   g_autofree char *uri = NULL;
   g_autofree char *state_dir = NULL;
+  g_autofree char *config_dir = NULL;
+  int ask_timeout_s = 30;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "libvirt-uri", 'c', 0, G_OPTION_ARG_STRING, &uri,
       "libvirt URI to manage (default: $VMDESK_LIBVIRT_URI or qemu:///system)", "URI" },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
       "where to keep state (default: $STATE_DIRECTORY or /var/lib/vmdesk)", "DIR" },
+    { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &config_dir,
+      "where usb.rules and usb.rules.d/ are (default: $VMDESK_CONFIG_DIR or " VMDESK_SYSCONFDIR ")", "DIR" },
+    { "usb-ask-timeout", 0, 0, G_OPTION_ARG_INT, &ask_timeout_s,
+      "seconds a USB question waits for an answer before the device stays on the host (default 30)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -123,6 +133,14 @@ main (int argc, char **argv)
       state_dir = g_strdup (dirs[0]);
     }
 
+  if (config_dir == NULL)
+    config_dir = g_strdup (g_getenv ("VMDESK_CONFIG_DIR") ? g_getenv ("VMDESK_CONFIG_DIR") : VMDESK_SYSCONFDIR);
+  if (ask_timeout_s < 1 || ask_timeout_s > 3600)
+    {
+      g_printerr ("vmdeskd: --usb-ask-timeout must be 1..3600 seconds\n");
+      return 2;
+    }
+
   state = vmd_state_load (state_dir, &error);
   if (state == NULL)
     {
@@ -142,6 +160,13 @@ main (int argc, char **argv)
   d.libvirt = vmd_libvirt_new (uri);
   bouncer = vmd_bouncer_new ();
   d.manager = vmd_manager_new (d.libvirt, bouncer, g_steal_pointer (&state));
+  d.usb = vmd_usb_new (d.manager, d.libvirt, config_dir, state_dir, (guint) ask_timeout_s * 1000, &error);
+  if (d.usb == NULL)
+    {
+      g_printerr ("vmdeskd: %s\n", error->message);
+      return 1;
+    }
+  vmd_usb_start (d.usb);
   g_signal_connect (d.libvirt, "first-sync", G_CALLBACK (on_first_sync), &d);
   g_unix_signal_add (SIGTERM, on_sigterm, &d);
   g_unix_signal_add (SIGINT, on_sigterm, &d);
@@ -153,6 +178,7 @@ main (int argc, char **argv)
   if (d.owner_id)
     g_bus_unown_name (d.owner_id);
   g_signal_handlers_disconnect_by_data (d.libvirt, &d);
+  g_clear_object (&d.usb);
   g_clear_object (&d.manager);
   g_clear_object (&d.libvirt);
   g_main_loop_unref (d.loop);

@@ -28,6 +28,7 @@ from harness import bus as hbus          # noqa: E402
 from harness import daemon as hdaemon    # noqa: E402
 from harness import procs                # noqa: E402
 from harness import virt                 # noqa: E402
+from harness.usb_lab import UsbLab       # noqa: E402
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 GUESTS = ("work", "personal")
@@ -47,9 +48,10 @@ class Demo:
         self.workdir = workdir
         self.guest_dir = guest_dir
         self.shown_signals = 0
+        self.demo_dir = os.path.dirname(os.path.abspath(__file__))
 
-    def ctl(self, *args, show=True):
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+    def ctl(self, *args, show=True, bus=None):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=(bus or self.bus).address)
         argv = [hdaemon.binary("vmdeskctl"), *args]
         r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         if show:
@@ -169,10 +171,75 @@ class Demo:
         note(f"exit code {code}")
         if code != 0:
             raise RuntimeError(f"vmdeskd exited with {code}")
-        note("USB routing, battery, lid and sleep join this demo with their components.")
+        self.usb_act()
+
+    def usb_act(self):
+        step("USB routing: the laptop's USB ports, by policy")
+        note("This machine has no USB bus: libvirt sees umockdev's USB devices only from a process "
+             "under umockdev's preload, so this act runs vmdeskd on libvirt's embedded driver "
+             "(docs/testing.md); the guests are real QEMU all the same.")
+        # One umockdev testbed per process: the first laptop's gives way to the USB lab's.
+        self.__dict__.pop("testbed").close()
+        lab = self.usb_lab = UsbLab(os.path.join(self.workdir, "usb"), self.guest_dir).__enter__()
+        lab.bus.start_polkitd().allow_all()
+        config = os.path.join(lab.workdir, "etc")
+        os.makedirs(config)
+        with open(os.path.join(self.demo_dir, "usb.rules")) as f:
+            rules = f.read()
+        with open(os.path.join(config, "usb.rules"), "w") as f:
+            f.write(rules)
+        print("  /etc/vmdesk/usb.rules:")
+        for line in rules.rstrip().splitlines():
+            print(f"    {line}")
+        lab.start("work", "personal")
+        client = self.usb_client = hdaemon.Client(lab.bus.address)
+        self.usb_daemon = lab.daemon(extra_env={"VMDESK_CONFIG_DIR": config})
+        self.usb_daemon.start(client)
+        self.ctl("switch", "work", bus=lab.bus)
+
+        step("Plug a YubiKey: it goes to work, always")
+        lab.tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="0001234567",
+                              manufacturer="Yubico", product="YubiKey OTP+FIDO+CCID",
+                              interfaces=((0x03, 0x01, 0x01), (0x03, 0x00, 0x00), (0x0B, 0x00, 0x00)))
+        self.show_hostdev(lab, "work", "ua-vmdesk-usb-1-2")
+
+        step("Plug a webcam: to the VM on screen (work), and it follows a switch")
+        lab.tb.add_usb_device(0x046D, 0x085C, port="1-3", serial="9A8B7C6D", manufacturer="Logitech",
+                              product="C922 Pro Stream Webcam",
+                              interfaces=((0x0E, 0x01, 0x00), (0x0E, 0x02, 0x00), (0x01, 0x01, 0x00),
+                                          (0x01, 0x02, 0x00)))
+        self.show_hostdev(lab, "work", "ua-vmdesk-usb-1-3")
+        self.ctl("switch", "personal", bus=lab.bus)
+        self.show_hostdev(lab, "personal", "ua-vmdesk-usb-1-3")
+        lab.wait_detached("work", "ua-vmdesk-usb-1-3")
+        note("gone from work's live XML and from its QEMU")
+
+        step("Plug a 'USB stick' that is also a keyboard (BadUSB): denied")
+        bad = lab.tb.add_usb_device(0x0781, 0x5571, port="1-4", serial="BAD00001", manufacturer="Generic",
+                                    product="Flash Disk", interfaces=((0x08, 0x06, 0x50), (0x03, 0x01, 0x01)))
+        procs.wait_until(lambda: lab.tb.read_attr(bad, "authorized").strip() == b"0", 10,
+                         what="the BadUSB stick de-authorized")
+        note(f"host sysfs {bad.syspath}/authorized = 0; in no VM")
+        self.ctl("usb", "list", bus=lab.bus)
+        for name in GUESTS:
+            hostdevs = [h["alias"] for h in lab.hostdevs(name)]
+            print(f"  {name}: live XML USB hostdevs {hostdevs}, QEMU: "
+                  f"{[d['id'] for d in lab.info_usb(name)]}")
+        code = self.usb_daemon.stop()
+        if code != 0:
+            raise RuntimeError(f"vmdeskd (USB act) exited with {code}")
+
+    def show_hostdev(self, lab, vm, alias):
+        hostdev = lab.wait_attached(vm, alias)
+        qemu = next(d for d in lab.info_usb(vm) if d["id"] == alias)
+        print(f"  {vm} live XML: <hostdev type='usb'> alias {alias}, "
+              f"{hostdev['vendor']:04x}:{hostdev['product']:04x} at bus {hostdev['bus']} device {hostdev['device']}")
+        print(f"  {vm} QEMU `info usb`: Device {qemu['port']}, {qemu['product']}, ID {qemu['id']}")
 
     def close(self):
-        for attr, stop in (("daemon", lambda d: d.child and d.child.running() and d.stop()),
+        for attr, stop in (("usb_daemon", lambda d: d.child and d.child.running() and d.stop()),
+                           ("usb_client", lambda c: c.close()), ("usb_lab", lambda l: l.close()),
+                           ("daemon", lambda d: d.child and d.child.running() and d.stop()),
                            ("client", lambda c: c.close()), ("conn", lambda c: c.close()),
                            ("libvirtd", lambda l: l.cleanup()), ("bus", lambda b: b.stop()),
                            ("testbed", lambda t: t.close())):

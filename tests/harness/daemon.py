@@ -147,6 +147,11 @@ class Vmdeskd:
         self._log.close()
         return code
 
+    def kill(self):
+        """SIGKILL, as a crash would end it."""
+        self.child.kill()
+        self._log.close()
+
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")

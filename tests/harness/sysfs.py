@@ -14,6 +14,11 @@ Attribute values are bytes as the kernel would show them, newline included; buil
 str or bytes for strings, so hostile values (XML metacharacters, invalid UTF-8, very long)
 reach the daemon unchanged. udev-derived properties (ID_SERIAL_SHORT) are sanitised as udev
 does.
+
+Testbed(usb_hostdev=True) is for USB hostdevs through a preloaded libvirt into a preloaded
+QEMU: each USB device also gets its /dev/bus/usb node, answered by a usbfs.UsbfsDevice, and
+the machine's own /sys parts that libvirt and QEMU read (CPUs, cgroups, modules) show
+through the testbed.
 """
 import contextlib
 import os
@@ -27,8 +32,15 @@ import gi
 gi.require_version("UMockdev", "1.0")
 from gi.repository import GLib, UMockdev  # noqa: E402
 
+from harness.usbfs import UsbfsDevice, string_descriptor  # noqa: E402
+
 PRELOAD = "libumockdev-preload.so.0"
 USB_MAJOR = 189
+# umockdev redirects all of /sys: these parts of the machine's /sys show through in a
+# usb_hostdev testbed, for libvirt (CPUs, cgroups, kernel and module parameters) and QEMU.
+HOST_SYS = ("fs", "devices/system", "module", "firmware")
+# /sys/kernel shows through entry by entry: the testbed keeps iommu_groups to itself.
+HOST_SYS_KERNEL_OWN = ("iommu_groups",)
 
 
 def preloaded():
@@ -82,24 +94,65 @@ class Device:
 
 
 class Testbed:
-    """A umockdev testbed with a permanent USB root hub (usb1), so /sys/bus/usb exists."""
+    """A umockdev testbed with a permanent USB root hub (usb1), so /sys/bus/usb exists
+    (libvirt refuses every USB hostdev without it)."""
 
-    def __init__(self):
+    def __init__(self, usb_hostdev=False):
+        """usb_hostdev: USB devices get usbfs nodes that QEMU's libusb can open, and the
+        machine's CPU, cgroup and module parts of /sys show through (see HOST_SYS)."""
         if not preloaded():
             raise RuntimeError("the test process must run under umockdev's preload: "
                                "call harness.sysfs.ensure_preloaded() first")
         self._tb = UMockdev.Testbed.new()
         self.root = self._tb.get_root_dir()
         GLib.unsetenv("UMOCKDEV_DIR")  # Testbed.new() set it for the whole process
+        self.usb_hostdev = usb_hostdev
+        self._whole_process = False
         self._usb = {}        # port name ("1-2.3", "usb1") -> Device
-        self._devnums = {}    # bus -> highest devnum handed out
+        self._devnums = {}    # bus -> the devnum handed out last
+        self._usbfs = {}      # syspath -> UsbfsDevice of a plugged device
+        self._unplugged = {}  # devnode -> UsbfsDevice still attached for open clients
         self._batteries = 0
         self._mains = 0
+        if usb_hostdev:
+            self._show_host_sys()
         self.root_hub = self._root_hub(1)
 
     def close(self):
-        """Remove the testbed directory (umockdev does so when the object goes)."""
+        """Remove the testbed directory (umockdev does so when the object goes). A QEMU
+        that still has a node of it open aborts on its next request: stop QEMU first."""
+        if self._tb is None:
+            return
+        for usbfs in [*self._usbfs.values(), *self._unplugged.values()]:
+            self._tb.detach_ioctl(usbfs.devnode)
+        self._usbfs.clear()
+        self._unplugged.clear()
         self._tb = None
+
+    def redirect_process(self):
+        """From now on this whole process sees the testbed as /sys, for good: what a
+        libvirt embedded driver opened in this process needs to find USB devices. Call it
+        before that driver starts its threads (setenv is not thread-safe)."""
+        if not self.usb_hostdev:
+            raise RuntimeError("redirect_process() needs Testbed(usb_hostdev=True): "
+                               "libvirt fails without the machine's /sys/fs and CPUs")
+        GLib.setenv("UMOCKDEV_DIR", self.root, True)
+        self._whole_process = True
+
+    def usbfs(self, dev):
+        """The UsbfsDevice answering `dev`'s node (usb_hostdev testbeds only)."""
+        return self._usbfs[dev.syspath]
+
+    def _show_host_sys(self):
+        for part in HOST_SYS:
+            link = os.path.join(self.root, "sys", part)
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink("/sys/" + part, link)
+        kernel = os.path.join(self.root, "sys", "kernel")
+        os.makedirs(kernel, exist_ok=True)
+        for entry in os.listdir("/sys/kernel"):
+            if entry not in HOST_SYS_KERNEL_OWN:
+                os.symlink("/sys/kernel/" + entry, os.path.join(kernel, entry))
 
     def __enter__(self):
         return self
@@ -122,6 +175,9 @@ class Testbed:
 
     @contextlib.contextmanager
     def _redirected(self):
+        if self._whole_process:
+            yield self._tb
+            return
         GLib.setenv("UMOCKDEV_DIR", self.root, True)
         try:
             yield self._tb
@@ -142,8 +198,7 @@ class Testbed:
         name -> syspath of a symlink attribute (driver, iommu_group). umockdev sends the
         "add" uevent once all of them are in place.
         """
-        if os.path.exists(self.path(syspath, "uevent")):
-            raise ValueError(f"{syspath} exists already")  # umockdev would abort()
+        self._check_absent(syspath)
         lines = [f"P: {syspath[len('/sys'):]}", f"E: SUBSYSTEM={subsystem}"]
         for key, value in props.items():
             if "\n" in value:
@@ -157,6 +212,10 @@ class Testbed:
         with self._redirected() as tb:
             tb.add_from_string("\n".join(lines) + "\n")
         return Device(syspath, subsystem)
+
+    def _check_absent(self, syspath):
+        if os.path.exists(self.path(syspath, "uevent")):
+            raise ValueError(f"{syspath} exists already")  # umockdev would abort()
 
     def set_attr(self, dev, name, value):
         """Write an attribute; power_supply devices get the matching uevent property too.
@@ -197,12 +256,18 @@ class Testbed:
 
     def remove(self, dev):
         """Remove `dev`, children first, each announced with a remove uevent just before it
-        goes (so, unlike on a real system, a listener can still read it)."""
+        goes (so, unlike on a real system, a listener can still read it). A USB device's
+        node fails with ENODEV before the uevent, and is gone after it, as with usbfs."""
         for child in reversed(dev.children):
             self.remove(child)
+        usbfs = self._usbfs.pop(dev.syspath, None)
+        if usbfs:
+            usbfs.unplug()
         self.uevent(dev, "remove")
         with self._redirected() as tb:
             tb.remove_device(dev.syspath)
+        if usbfs:
+            self._retire_usbfs(usbfs)
 
     def _mkdir(self, syspath):
         os.makedirs(self.path(syspath), exist_ok=True)
@@ -237,8 +302,8 @@ class Testbed:
         upstream = port.rsplit(".", 1)[0] if "." in port else f"usb{bus}"
         hub = parent or self._usb.get(upstream) or self._root_hub(bus)
         if devnum is None:
-            devnum = self._devnums.get(bus, 1) + 1
-        self._devnums[bus] = max(devnum, self._devnums.get(bus, 1))
+            devnum = self._next_devnum(bus)
+        self._devnums[bus] = devnum
         # The hub port; connect_type says whether users can reach it (hotplug) or it is
         # internal (hardwired). Named "usb1-port2", "1-2-port3" below the hub's interface.
         port_dir = self._mkdir(f"{hub.children[0].syspath}/{hub.name}-port"
@@ -253,16 +318,66 @@ class Testbed:
         self._usb[port] = dev
         return dev
 
+    def _next_devnum(self, bus):
+        """As the kernel numbers devices: the next free one after the last, wrapping
+        within 2..127 (1 is the root hub), so long plug loops stay valid addresses."""
+        used = {int(self.read_attr(d, "devnum")) for d in self._usb.values()
+                if int(self.read_attr(d, "busnum")) == bus}
+        candidate = self._devnums.get(bus, 1)
+        for _ in range(126):
+            candidate = candidate + 1 if candidate < 127 else 2
+            if candidate not in used:
+                return candidate
+        raise RuntimeError(f"bus {bus} has no free device number")
+
     def remove_usb_device(self, dev):
         """Unplug: remove uevents for the interfaces, then the device."""
         self.remove(dev)
         self._usb = {k: v for k, v in self._usb.items() if v is not dev}
+
+    def _plug_usbfs(self, syspath, bus, devnum, minor, speed, descriptors, strings):
+        """The device's /dev/bus/usb node with its handler, in place before the device is
+        announced: a router may hand it to QEMU as soon as it hears the uevent."""
+        devnode = f"/dev/bus/usb/{bus:03d}/{devnum:03d}"
+        stale = self._unplugged.pop(devnode, None)
+        if stale:  # devnum reused while a client of the unplugged device lingers
+            self._tb.detach_ioctl(devnode)
+        node = self.root + devnode
+        os.makedirs(os.path.dirname(node), exist_ok=True)
+        # Not umockdev's plain file: a regular file always polls writable, and libusb,
+        # which waits for POLLOUT to reap URBs, would spin. /dev/random never is writable
+        # once the CRNG is up, seeks, and is still a char device as umockdev's stat() shows
+        # it: with the numbers from dev/.node.
+        os.symlink("/dev/random", node)
+        numbers = os.path.join(self.root, "dev", ".node", devnode[5:].replace("/", "_"))
+        os.makedirs(os.path.dirname(numbers), exist_ok=True)
+        os.symlink(f"{USB_MAJOR}:{minor}", numbers)
+        usbfs = UsbfsDevice(devnode, devnum, speed, descriptors, strings)
+        self._tb.attach_ioctl(devnode, usbfs.handler)
+        self._usbfs[syspath] = usbfs
+
+    def _retire_usbfs(self, usbfs):
+        """Drop an unplugged device's node; its handler stays (answering ENODEV) while a
+        client such as QEMU still has the node open, and goes with the next device on the
+        same node or with the testbed."""
+        node = self.root + usbfs.devnode
+        numbers = os.path.join(self.root, "dev", ".node", usbfs.devnode[5:].replace("/", "_"))
+        for path in (node, numbers):
+            if os.path.lexists(path):
+                os.unlink(path)
+        if usbfs.clients:
+            self._unplugged[usbfs.devnode] = usbfs
+        else:
+            self._tb.detach_ioctl(usbfs.devnode)
 
     def _usb_device(self, syspath, bus, devnum, devpath, links, *, vid, pid, bcd_device,
                     serial, manufacturer, product, interfaces, device_class, bcd_usb, speed,
                     removable, authorized, max_power_ma, maxchild):
         cls, sub, proto = device_class
         minor = (bus - 1) * 128 + devnum - 1
+        descriptors = usb_descriptors(vid, pid, bcd_device, device_class, bcd_usb, interfaces,
+                                      max_power_ma, manufacturer is not None,
+                                      product is not None, serial is not None)
         props = {
             "MAJOR": str(USB_MAJOR), "MINOR": str(minor),
             "DEVNAME": f"bus/usb/{bus:03d}/{devnum:03d}", "DEVTYPE": "usb_device",
@@ -288,14 +403,16 @@ class Testbed:
             "bMaxPower": f"{max_power_ma}mA\n", "speed": f"{speed}\n", "busnum": f"{bus}\n",
             "devnum": f"{devnum}\n", "devpath": f"{devpath}\n", "maxchild": f"{maxchild}\n",
             "removable": f"{removable}\n", "authorized": f"{authorized}\n",
-            "descriptors": usb_descriptors(vid, pid, bcd_device, device_class, bcd_usb,
-                                           interfaces, max_power_ma, manufacturer is not None,
-                                           product is not None, serial is not None),
+            "descriptors": descriptors,
         }
         for key, value in (("serial", serial), ("manufacturer", manufacturer),
                            ("product", product)):
             if value is not None:
                 attrs[key] = _bytes(value) + b"\n"
+        if self.usb_hostdev:
+            self._check_absent(syspath)
+            self._plug_usbfs(syspath, bus, devnum, minor, speed, descriptors,
+                             usb_strings(manufacturer, product, serial))
         dev = self.add_device("usb", syspath, attrs, props, links)
         # interfaces are "<device>:<configuration>.<n>"; a root hub's device part is "<bus>-0"
         prefix = f"{bus}-0" if devpath == "0" else dev.name
@@ -425,10 +542,17 @@ class Testbed:
             {k: f"{v}\n" for k, v in values.items()}, props)
 
 
+def usb_strings(manufacturer, product, serial):
+    """String index -> string descriptor, with the indices usb_descriptors() gives them."""
+    return {index: string_descriptor(_bytes(value)) for index, value in
+            enumerate((manufacturer, product, serial), 1) if value is not None}
+
+
 def usb_descriptors(vid, pid, bcd_device, device_class, bcd_usb, interfaces, max_power_ma,
                     has_manufacturer, has_product, has_serial):
     """The `descriptors` attribute: the device descriptor, then the active configuration
-    with its interface and endpoint descriptors, little-endian as on the wire."""
+    with its interface and endpoint descriptors, little-endian as on the wire. Strings are
+    numbered 1, 2, 3 for manufacturer, product, serial when present (see usb_strings)."""
     cls, sub, proto = device_class
     strings = [i if present else 0 for i, present in
                enumerate((has_manufacturer, has_product, has_serial), 1)]

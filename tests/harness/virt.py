@@ -7,6 +7,10 @@ PrivateLibvirtd -- a root libvirtd in its own mount namespace: its /etc/libvirt,
 EmbeddedRoot    -- a root for the embedded driver, qemu:///embed?root=DIR, and the command
                    prefix under which a process (virsh, the daemon under test) may open it.
 guest_domain_xml -- the domain of the image built by guest/build-guest-image.
+usb_hostdev_xml -- a <hostdev type='usb'> as a router would attach it.
+qmp_hmp         -- ask QEMU itself through a test-owned QMP socket (qmp_socket=...).
+ensure_libvirt_user, start_event_loop -- what the test process needs to open an embedded
+                   root itself (python3-libvirt, libvirt.open(root.uri)).
 
 Paths handed to libvirtd (guest image, serial log, channel sockets) must not lie under
 /run or /var: inside its namespace those are the workdir's copies.
@@ -17,12 +21,17 @@ creates it, but this machine has only libvirt-daemon. So both run in a mount nam
 /etc/passwd and /etc/group have it (the machine's files stay untouched).
 """
 import base64
+import grp
 import json
 import os
+import pwd
 import shlex
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -54,6 +63,9 @@ QEMU_CONF = {
     # No private /dev per QEMU: under umockdev's preload libvirt's /dev setup fails.
     "namespaces": "[ ]",
 }
+
+
+QEMU_USER = "libvirt-qemu"
 
 
 def _conf(settings):
@@ -92,12 +104,52 @@ def _write_identities(directory):
             f.writelines(lines + [entry + "\n"])
 
 
-def _in_namespace(binds, argv):
-    """argv run in a private mount namespace with (source, target) bind mounts."""
+def _in_namespace(binds, argv, then=""):
+    """argv run in a private mount namespace with (source, target) bind mounts, after the
+    shell command `then`."""
     mounts = "".join(f"mount --bind {shlex.quote(source)} {shlex.quote(target)} && "
                      for source, target in binds)
     return ["unshare", "--mount", "--propagation", "private",
-            "sh", "-c", mounts + 'exec "$@"', "sh", *argv]
+            "sh", "-c", mounts + then + 'exec "$@"', "sh", *argv]
+
+
+def ensure_libvirt_user():
+    """Re-exec this interpreter in a mount namespace whose /etc/passwd and /etc/group have
+    libvirt-qemu, unless the machine has it: a process that opens an embedded root itself
+    needs it (see the module docstring). Call first thing, before sysfs.ensure_preloaded()
+    and before starting anything; children inherit the namespace."""
+    try:
+        pwd.getpwnam(QEMU_USER)
+        grp.getgrnam(QEMU_USER)
+        return
+    except KeyError:
+        pass
+    ids = tempfile.mkdtemp(prefix="vmdesk-ids-")
+    _write_identities(ids)
+    # The bind mounts keep the files alive: the directory can go at once.
+    argv = _in_namespace([(os.path.join(ids, db), f"/etc/{db}") for db in ("passwd", "group")],
+                         [sys.executable, *sys.orig_argv[1:]],
+                         then=f"rm -r {shlex.quote(ids)} && ")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp(argv[0], argv)
+
+
+_event_loop = None
+
+
+def start_event_loop():
+    """libvirt's default event loop on a thread of its own, once per process. An embedded
+    driver opened in this process needs it, and domain events are delivered on it."""
+    global _event_loop
+    if _event_loop is None:
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run():
+            while True:
+                libvirt.virEventRunDefaultImpl()
+        _event_loop = threading.Thread(target=run, name="libvirt-events", daemon=True)
+        _event_loop.start()
 
 
 class PrivateLibvirtd:
@@ -249,11 +301,13 @@ class EmbeddedRoot:
         return _in_namespace([(os.path.join(self._ids, db), f"/etc/{db}")
                               for db in ("passwd", "group")], argv)
 
-    def virsh(self, *commands, timeout=120):
+    def virsh(self, *commands, timeout=120, env=None):
         """Run virsh commands ("start x; destroy x") in one process, one driver instance:
-        a fresh instance re-attaches to running QEMUs asynchronously. Returns stdout."""
+        a fresh instance re-attaches to running QEMUs asynchronously. Returns stdout.
+        env: virsh's environment (Testbed.env() for USB hostdevs)."""
         child = procs.Child(self.command(["virsh", "-q", "-c", self.uri, "; ".join(commands)]),
-                            name="virsh", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            name="virsh", env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
         out, err = child.proc.communicate(timeout=timeout)
         child.stop()
         if child.proc.returncode != 0:
@@ -265,6 +319,17 @@ class EmbeddedRoot:
             f.write(xml)
             f.flush()
             self.virsh(f"define {shlex.quote(f.name)}")
+
+    def live_xml(self, name):
+        """Domain `name`'s live XML as libvirt last saved it (its status file
+        ROOT/run/qemu/NAME.xml: rewritten before an attach call returns, and when QEMU
+        reports a detached device gone), or None when it is not running. Readable while
+        another process holds the root."""
+        try:
+            status = ET.parse(os.path.join(self.root, "run", "qemu", f"{name}.xml"))
+        except FileNotFoundError:
+            return None
+        return ET.tostring(status.getroot().find("domain"), encoding="unicode")
 
     def processes(self):
         """Pids of processes (QEMU) whose command line names the root."""
@@ -285,8 +350,17 @@ class EmbeddedRoot:
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 
 
+def guest_image_dir():
+    """VMDESK_GUEST_DIR, once the guest-image fixture has built an image there."""
+    path = os.environ.get("VMDESK_GUEST_DIR", "")
+    if not os.path.exists(os.path.join(path, "inputs.sha256")):
+        raise RuntimeError(f"no guest image in VMDESK_GUEST_DIR={path!r}: "
+                           "build it with `cmake --build build --target guest-image`")
+    return path
+
+
 def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
-                     memory_mib=256, umockdev_dir=None, fast_boot=False):
+                     memory_mib=256, umockdev_dir=None, fast_boot=False, qmp_socket=None):
     """The test guest's domain XML.
 
     fast_boot: boot the ELF vmlinux through PVH, ready in ~4 s instead of ~7 s under TCG;
@@ -296,7 +370,10 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
     extra_channels: virtio-serial port names, or (name, socket_path) pairs for ports the
     host side must reach by path (libvirt's own path is inside PrivateLibvirtd's namespace).
     umockdev_dir: run QEMU under umockdev's preload on that testbed (USB hostdevs; with
-    EmbeddedRoot, whose process runs under the same preload).
+    EmbeddedRoot, whose process runs under the same preload). The domain always has a
+    qemu-xhci controller for them.
+    qmp_socket: a second QMP monitor at that path, the test's own (qmp_hmp): libvirt keeps
+    its monitor to itself.
     """
     ET.register_namespace("qemu", QEMU_NS)
     dom = ET.Element("domain", type="qemu")
@@ -333,12 +410,58 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
     ET.SubElement(ET.SubElement(devices, "video"), "model", type="vga")
     ET.SubElement(devices, "memballoon", model="none")
 
-    if umockdev_dir:
+    if umockdev_dir or qmp_socket:
         cmdline = ET.SubElement(dom, f"{{{QEMU_NS}}}commandline")
+    if qmp_socket:
+        if "," in qmp_socket:
+            raise ValueError(f"a comma in {qmp_socket!r} would end QEMU's option")
+        for arg in ("-qmp", f"unix:{qmp_socket},server=on,wait=off"):
+            ET.SubElement(cmdline, f"{{{QEMU_NS}}}arg", value=arg)
+    if umockdev_dir:
         ET.SubElement(cmdline, f"{{{QEMU_NS}}}env", name="LD_PRELOAD",
                       value="libumockdev-preload.so.0")
         ET.SubElement(cmdline, f"{{{QEMU_NS}}}env", name="UMOCKDEV_DIR", value=umockdev_dir)
     return ET.tostring(dom, encoding="unicode")
+
+
+def usb_hostdev_xml(vid, pid, bus=None, device=None, alias=None):
+    """A USB <hostdev>: by vendor and product, pinned to one bus/device address if given
+    (libvirt then matches all three), with a user alias (ua-...) if given."""
+    hostdev = ET.Element("hostdev", mode="subsystem", type="usb", managed="yes")
+    source = ET.SubElement(hostdev, "source")
+    ET.SubElement(source, "vendor", id=f"0x{vid:04x}")
+    ET.SubElement(source, "product", id=f"0x{pid:04x}")
+    if bus is not None:
+        ET.SubElement(source, "address", bus=str(bus), device=str(device))
+    if alias:
+        ET.SubElement(hostdev, "alias", name=alias)
+    return ET.tostring(hostdev, encoding="unicode")
+
+
+def qmp_hmp(socket_path, command, timeout=10):
+    """Run the HMP `command` ("info usb") in QEMU through the test's QMP socket of a domain
+    made with guest_domain_xml(qmp_socket=...); returns its output. QEMU serves one QMP
+    client at a time on a socket: each call connects, asks, and hangs up."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        with sock.makefile("rb") as replies:
+            for request in ({"execute": "qmp_capabilities"},
+                            {"execute": "human-monitor-command",
+                             "arguments": {"command-line": command}}):
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                answer = _qmp_reply(replies, command)
+            return answer
+
+
+def _qmp_reply(replies, command):
+    for line in replies:   # past the greeting and events
+        message = json.loads(line)
+        if "return" in message:
+            return message["return"]
+        if "error" in message:
+            raise RuntimeError(f"QMP {command!r}: {message['error']}")
+    raise ConnectionError(f"QEMU hung up during {command!r}")
 
 
 def wait_serial_marker(path, marker, timeout=60):

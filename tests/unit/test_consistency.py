@@ -20,18 +20,26 @@ class Consistency(unittest.TestCase):
         self.assertEqual(len(blocks), 1, "docs/dbus-api.md must hold one xml block")
         self.assertEqual(blocks[0], read("daemon", "data", "org.vmdesk.Manager1.xml"))
 
+    def method_tables(self):
+        """Every daemon file with a VmdMethod table, joined."""
+        daemon = os.path.join(SRC, "daemon")
+        texts = [read("daemon", f) for f in sorted(os.listdir(daemon)) if f.endswith(".c")]
+        return "\n".join(t for t in texts if "VmdMethod methods[]" in t)
+
     def test_polkit_actions_exist(self):
         policy = ET.fromstring(read("packaging", "polkit", "org.vmdesk.policy"))
         shipped = {a.get("id") for a in policy.iter("action")}
-        used = set(re.findall(r'"(org\.vmdesk\.[a-z-]+)"', read("daemon", "vmd-manager.c")))
-        self.assertTrue(used, "the manager names no polkit action")
+        used = set(re.findall(r'"(org\.vmdesk\.[a-z-]+)"', self.method_tables()))
+        self.assertTrue(used, "the method tables name no polkit action")
         self.assertEqual(used - shipped, set())
+        self.assertEqual(shipped - used, set(), "a shipped action no method uses")
 
     def test_every_method_is_in_the_dispatch_table(self):
         node = ET.fromstring(read("daemon", "data", "org.vmdesk.Manager1.xml"))
         methods = {m.get("name") for m in node.iter("method")}
-        table = set(re.findall(r'\{ "([A-Za-z]+)",', read("daemon", "vmd-manager.c")))
-        self.assertEqual(methods, table)
+        table = re.findall(r'\{ "([A-Za-z]+)",', self.method_tables())
+        self.assertEqual(len(table), len(set(table)), "a method is in two tables")
+        self.assertEqual(methods, set(table))
 
 
 if __name__ == "__main__":
