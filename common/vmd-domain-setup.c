@@ -7,7 +7,8 @@
 #include <libxml/tree.h>
 #include <string.h>
 
-#define QEMU_GA_CHANNEL "org.qemu.guest_agent.0"
+#define QEMU_GA_CHANNEL     "org.qemu.guest_agent.0"
+#define POWER_BRIDGE_CHANNEL "org.vmdesk.power.0"   /* VMD_GUEST_CHANNEL_NAME */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 
@@ -58,9 +59,9 @@ ensure_settings_metadata (xmlNode *domain)
   xmlSetNs (settings, xmlNewNs (settings, BAD_CAST VMD_SETTINGS_NS, BAD_CAST VMD_SETTINGS_PREFIX));
 }
 
-/* qemu-ga is how vmdesk suspends a guest and resyncs its clock after host sleep. */
+/* A virtio-serial port `name` whose host side is a unix socket libvirt places itself. */
 static void
-ensure_guest_agent_channel (xmlNode *devices)
+ensure_virtio_channel (xmlNode *devices, const char *name)
 {
   xmlNode *channel, *target;
 
@@ -70,14 +71,14 @@ ensure_guest_agent_channel (xmlNode *devices)
       if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "channel"))
         continue;
       t = first_child (n, "target");
-      if (t && attr_equals (t, "type", "virtio") && attr_equals (t, "name", QEMU_GA_CHANNEL))
+      if (t && attr_equals (t, "type", "virtio") && attr_equals (t, "name", name))
         return;
     }
   channel = xmlNewChild (devices, NULL, BAD_CAST "channel", NULL);
   xmlNewProp (channel, BAD_CAST "type", BAD_CAST "unix");
   target = xmlNewChild (channel, NULL, BAD_CAST "target", NULL);
   xmlNewProp (target, BAD_CAST "type", BAD_CAST "virtio");
-  xmlNewProp (target, BAD_CAST "name", BAD_CAST QEMU_GA_CHANNEL);
+  xmlNewProp (target, BAD_CAST "name", BAD_CAST name);
 }
 
 /* Guest S3 is the only host-sleep action that is safe with pass-through devices. */
@@ -145,6 +146,10 @@ vmd_domain_setup_xml (const char *domain_xml, GError **error)
   domain = xmlDocGetRootElement (doc);
   ensure_settings_metadata (domain);
   ensure_suspend_to_mem (domain);
-  ensure_guest_agent_channel (ensure_child (domain, "devices"));
+  /* qemu-ga: how vmdesk suspends a guest and resyncs its clock after host sleep. */
+  ensure_virtio_channel (ensure_child (domain, "devices"), QEMU_GA_CHANNEL);
+  /* The power bridge's port. Always there once set up, so that turning power-channel on
+   * in the settings takes effect at once, without a reboot for a new device. */
+  ensure_virtio_channel (ensure_child (domain, "devices"), POWER_BRIDGE_CHANNEL);
   return write_domain (doc);
 }

@@ -32,6 +32,8 @@ GQuark vmd_error_quark (void);
  * name, so this only refuses what can never be a usable domain name. */
 #define VMD_VM_NAME_MAX 255
 gboolean vmd_vm_name_validate (const char *name, GError **error);
+/* A USB device as users name it: its port, "<bus>-<port>[.<port>]..." (VMD_ERROR_INVALID_ARGS). */
+gboolean vmd_usb_port_validate (const char *port, GError **error);
 
 /* Per-VM settings, kept in the domain's <metadata> under VMD_SETTINGS_NS, so that
  * `virsh metadata DOMAIN VMD_SETTINGS_NS` shows them. Schema: docs/vm-settings.md. */
@@ -76,7 +78,8 @@ const char    *vmd_host_sleep_action_to_string (VmdHostSleepAction action);
 const char    *vmd_lid_action_to_string (VmdLidAction action);
 
 /* `vmdeskctl setup`: returns `domain_xml` with vmdesk's metadata (existing settings are
- * kept), the qemu-ga channel and guest S3 enabled. The result is a complete persistent
+ * kept), the qemu-ga channel, the power-bridge channel org.vmdesk.power.0 and guest S3
+ * enabled. The result is a complete persistent
  * definition for virDomainDefineXML. Idempotent: setting up twice changes nothing. */
 char *vmd_domain_setup_xml (const char *domain_xml, GError **error);
 /* The same XML written the way vmd_domain_setup_xml writes it, so the two can be diffed. */

@@ -17,6 +17,8 @@ struct _VmdManager {
   GDBusNodeInfo   *introspection;
   guint            registration_id;
   GArray          *tables;    /* of MethodTable: the manager's own, then each part's */
+  const VmdStartHook *start_hook;
+  gpointer         start_hook_data;
 };
 
 typedef struct {
@@ -218,27 +220,78 @@ handle_setup_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invoca
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ss)", old_xml, new_xml));
 }
 
+/* StartVM: prepare (the start hook), start, and undo the preparation if the start fails. */
+typedef struct {
+  VmdManager            *self;
+  GDBusMethodInvocation *invocation;   /* the return consumes it */
+  char                  *name;
+  gboolean               prepared;
+} Starting;
+
+static void
+starting_done (Starting *st, GError *error)
+{
+  if (error)
+    {
+      if (st->prepared)
+        st->self->start_hook->undo (st->self->start_hook_data, st->name);
+      g_dbus_method_invocation_return_gerror (st->invocation, error);
+    }
+  else
+    g_dbus_method_invocation_return_value (st->invocation, NULL);
+  g_object_unref (st->self);
+  g_free (st->name);
+  g_free (st);
+}
+
 static void
 on_vm_started (GObject *source, GAsyncResult *result, gpointer data)
 {
-  GDBusMethodInvocation *invocation = data;   /* the return consumes it */
   g_autoptr(GError) error = NULL;
 
-  if (!vmd_vm_start_finish (result, &error))
-    g_dbus_method_invocation_return_gerror (invocation, error);
-  else
-    g_dbus_method_invocation_return_value (invocation, NULL);
+  vmd_vm_start_finish (result, &error);
+  starting_done (data, error);
+}
+
+static void
+start_now (Starting *st)
+{
+  virConnectPtr conn = vmd_libvirt_get_connection (st->self->libvirt);
+
+  if (conn == NULL)
+    {
+      g_autoptr(GError) error = g_error_new (VMD_ERROR, VMD_ERROR_NOT_CONNECTED, "not connected to libvirt (%s)",
+                                             vmd_libvirt_get_uri (st->self->libvirt));
+      starting_done (st, error);
+      return;
+    }
+  vmd_vm_start_async (conn, st->name, on_vm_started, st);
+}
+
+static void
+on_vm_prepared (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Starting *st = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!st->self->start_hook->prepare_finish (st->self->start_hook_data, result, &error))
+    {
+      starting_done (st, error);
+      return;
+    }
+  st->prepared = TRUE;
+  start_now (st);
 }
 
 static void
 handle_start_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invocation)
 {
   VmdManager *self = owner;
-  virConnectPtr conn = vmd_libvirt_get_connection (self->libvirt);
   const char *name;
+  Starting *st;
 
   g_variant_get (params, "(&s)", &name);
-  if (conn == NULL)
+  if (!vmd_libvirt_is_connected (self->libvirt))
     {
       g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_NOT_CONNECTED,
                                              "not connected to libvirt (%s)",
@@ -248,7 +301,14 @@ handle_start_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invoca
   if (lookup_or_error (self, name, invocation) == NULL)
     return;
   g_message ("starting VM '%s' for %s", name, g_dbus_method_invocation_get_sender (invocation));
-  vmd_vm_start_async (conn, name, on_vm_started, invocation);
+  st = g_new0 (Starting, 1);
+  st->self = g_object_ref (self);
+  st->invocation = invocation;
+  st->name = g_strdup (name);
+  if (self->start_hook)
+    self->start_hook->prepare (self->start_hook_data, name, on_vm_prepared, st);
+  else
+    start_now (st);
 }
 
 static const VmdMethod methods[] = {
@@ -471,6 +531,13 @@ vmd_manager_add_methods (VmdManager *self, const VmdMethod *table, guint n_metho
   MethodTable t = { table, n_methods, owner };
 
   g_array_append_val (self->tables, t);
+}
+
+void
+vmd_manager_set_start_hook (VmdManager *self, const VmdStartHook *hook, gpointer data)
+{
+  self->start_hook = hook;
+  self->start_hook_data = data;
 }
 
 const char *

@@ -18,5 +18,16 @@ void        vmd_manager_add_methods (VmdManager *self, const VmdMethod *methods,
                                      gpointer owner);
 /* Emits a signal of org.vmdesk.Manager1 (consumes a floating `params`). */
 void        vmd_manager_emit (VmdManager *self, const char *signal, GVariant *params);
+/* What must happen around StartVM besides starting (pass-through devices are bound before
+ * and given back when the start fails). Both run on the main context. */
+typedef struct {
+  void     (*prepare)        (gpointer data, const char *vm, GAsyncReadyCallback callback,
+                              gpointer user_data);
+  gboolean (*prepare_finish) (gpointer data, GAsyncResult *result, GError **error);
+  /* The start failed after `prepare` succeeded: undo what it did. */
+  void     (*undo)           (gpointer data, const char *vm);
+} VmdStartHook;
+void        vmd_manager_set_start_hook (VmdManager *self, const VmdStartHook *hook, gpointer data);
+
 /* The VM on screen, "" for the host. Signal "focus-changed" (previous, current) follows it. */
 const char *vmd_manager_get_on_screen (VmdManager *self);

@@ -201,27 +201,12 @@ vmd_usb_reload_policy (VmdUsb *self, GError **error)
 /* ---- D-Bus methods ---- */
 
 static gboolean
-check_device_id (const char *id, GError **error)
-{
-  gsize len = strlen (id);
-
-  /* A port: "<bus>-<port>[.<port>]...", digits, '-' and '.'. */
-  if (len == 0 || len > 64 || strspn (id, "0123456789-.") != len || strchr (id, '-') == NULL)
-    {
-      g_set_error (error, VMD_ERROR, VMD_ERROR_INVALID_ARGS, "'%s' is not a USB port such as 1-2.3",
-                   g_utf8_validate (id, -1, NULL) && len <= 64 ? id : "(invalid)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
 check_id_arg (GVariant *params, GError **error)
 {
   const char *id;
 
   g_variant_get_child (params, 0, "&s", &id);
-  return check_device_id (id, error);
+  return vmd_usb_port_validate (id, error);
 }
 
 /* (s id, s vm, b remember); vm may be "" (keep on host) only when answering. */
@@ -232,7 +217,7 @@ check_id_vm_args (GVariant *params, GError **error)
 
   g_variant_get_child (params, 0, "&s", &id);
   g_variant_get_child (params, 1, "&s", &vm);
-  return check_device_id (id, error) && (*vm == '\0' || vmd_vm_name_validate (vm, error));
+  return vmd_usb_port_validate (id, error) && (*vm == '\0' || vmd_vm_name_validate (vm, error));
 }
 
 static void
@@ -289,6 +274,11 @@ handle_attach (gpointer owner, GVariant *params, GDBusMethodInvocation *invocati
     {
       g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_INVALID_ARGS,
                                              "name a VM (DetachUSBDevice keeps a device on the host)");
+      return;
+    }
+  if (vmd_libvirt_lookup (self->libvirt, vm) == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_UNKNOWN_VM, "no VM named '%s'", vm);
       return;
     }
   ok = vmd_usb_router_attach (self->router, id, vm, remember, &error);

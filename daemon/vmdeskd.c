@@ -2,6 +2,7 @@
  * The name is taken only after the first libvirt sync, so a client that sees the name
  * also sees a complete VM list. */
 #include "vmd-manager.h"
+#include "vmd-power.h"
 #include "vmd-usb.h"
 
 #include <glib-unix.h>
@@ -14,6 +15,7 @@ typedef struct {
   VmdLibvirt *libvirt;
   VmdManager *manager;
   VmdUsb     *usb;
+  VmdPower   *power;
   guint       owner_id;
   int         exit_code;
 } Daemon;
@@ -92,6 +94,7 @@ main (int argc, char **argv)
   g_autofree char *state_dir = NULL;
   g_autofree char *config_dir = NULL;
   int ask_timeout_s = 30;
+  double critical_percent = 0;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "libvirt-uri", 'c', 0, G_OPTION_ARG_STRING, &uri,
@@ -102,6 +105,9 @@ main (int argc, char **argv)
       "where usb.rules and usb.rules.d/ are (default: $VMDESK_CONFIG_DIR or " VMDESK_SYSCONFDIR ")", "DIR" },
     { "usb-ask-timeout", 0, 0, G_OPTION_ARG_INT, &ask_timeout_s,
       "seconds a USB question waits for an answer before the device stays on the host (default 30)", "S" },
+    { "critical-battery-percent", 0, 0, G_OPTION_ARG_DOUBLE, &critical_percent,
+      "on battery at or below this percentage, save the VMs as for UPower's critical action "
+      "(default 0: only UPower's WarningLevel decides)", "P" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -109,6 +115,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(VmdBouncer) bouncer = NULL;
   g_autoptr(VmdState) state = NULL;
+  g_autoptr(GDBusConnection) system_bus = NULL;
   Daemon d = { 0 };
 
   setlocale (LC_ALL, "");
@@ -140,6 +147,11 @@ main (int argc, char **argv)
       g_printerr ("vmdeskd: --usb-ask-timeout must be 1..3600 seconds\n");
       return 2;
     }
+  if (!(critical_percent >= 0 && critical_percent < 100))
+    {
+      g_printerr ("vmdeskd: --critical-battery-percent must be 0..99\n");
+      return 2;
+    }
 
   state = vmd_state_load (state_dir, &error);
   if (state == NULL)
@@ -167,6 +179,16 @@ main (int argc, char **argv)
       return 1;
     }
   vmd_usb_start (d.usb);
+  /* UPower and logind are on the system bus, the one the name is owned on later. */
+  system_bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (system_bus == NULL
+      || (d.power = vmd_power_new (d.manager, d.libvirt, system_bus, state_dir, critical_percent,
+                                   &error)) == NULL)
+    {
+      g_printerr ("vmdeskd: %s\n", error->message);
+      return 1;
+    }
+  vmd_power_start (d.power);
   g_signal_connect (d.libvirt, "first-sync", G_CALLBACK (on_first_sync), &d);
   g_unix_signal_add (SIGTERM, on_sigterm, &d);
   g_unix_signal_add (SIGINT, on_sigterm, &d);
@@ -179,6 +201,7 @@ main (int argc, char **argv)
     g_bus_unown_name (d.owner_id);
   g_signal_handlers_disconnect_by_data (d.libvirt, &d);
   g_clear_object (&d.usb);
+  g_clear_object (&d.power);
   g_clear_object (&d.manager);
   g_clear_object (&d.libvirt);
   g_main_loop_unref (d.loop);

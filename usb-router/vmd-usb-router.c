@@ -289,6 +289,7 @@ start_attach (VmdUsbRouter *self, VmdUsbSlot *slot, const char *vm)
 {
   Op *op = op_new (self, slot, vm, vmd_usb_slot_hostdev (slot), TRUE);
 
+  g_debug ("attach queued to %s at %" G_GINT64_FORMAT " us", vm, g_get_monotonic_time ());
   self->ops->attach (self->ops_data, vm, op->hostdev, on_op_done, op);
 }
 

@@ -94,3 +94,40 @@ vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolean dry_run,
   g_variant_get (reply, "(ss)", old_xml, new_xml);
   return TRUE;
 }
+
+GVariant *
+vmctl_client_list_usb (GDBusConnection *bus, GError **error)
+{
+  return call_and_unwrap (bus, "ListUSBDevices", NULL, "(aa{sv})", error);
+}
+
+gboolean
+vmctl_client_request (GDBusConnection *bus, const char *method, GVariant *params, GError **error)
+{
+  g_autoptr(GVariant) reply = call (bus, VMD_DBUS_INTERFACE, method, params, "()", TRUE, error);
+
+  return reply != NULL;
+}
+
+gboolean
+vmctl_client_get_policy (GDBusConnection *bus, char **text, GStrv *files, char **last_error,
+                         GError **error)
+{
+  g_autoptr(GVariant) reply = call (bus, VMD_DBUS_INTERFACE, "GetPolicy", NULL, "(sass)", FALSE, error);
+
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(s^ass)", text, files, last_error);
+  return TRUE;
+}
+
+gboolean
+vmctl_client_reload_policy (GDBusConnection *bus, guint *rules, GStrv *files, GError **error)
+{
+  g_autoptr(GVariant) reply = call (bus, VMD_DBUS_INTERFACE, "ReloadPolicy", NULL, "(uas)", TRUE, error);
+
+  if (reply == NULL)
+    return FALSE;
+  g_variant_get (reply, "(u^as)", rules, files);
+  return TRUE;
+}

@@ -25,4 +25,15 @@ gboolean  vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolea
                                  const char *expected_old,
                                  char **old_xml, char **new_xml, GError **error);
 
+/* aa{sv}: the USB device records. */
+GVariant *vmctl_client_list_usb (GDBusConnection *bus, GError **error);
+/* A state-changing call that returns nothing (AttachUSBDevice, ...); may prompt. */
+gboolean  vmctl_client_request (GDBusConnection *bus, const char *method, GVariant *params,
+                                GError **error);
+gboolean  vmctl_client_get_policy (GDBusConnection *bus, char **text, GStrv *files,
+                                   char **last_error, GError **error);
+/* May prompt (org.vmdesk.policy-reload). */
+gboolean  vmctl_client_reload_policy (GDBusConnection *bus, guint *rules, GStrv *files,
+                                      GError **error);
+
 G_END_DECLS

@@ -11,6 +11,15 @@ int vmctl_cmd_status (const VmctlArgs *args);
 int vmctl_cmd_switch (const VmctlArgs *args);
 int vmctl_cmd_version (const VmctlArgs *args);
 int vmctl_cmd_setup (const VmctlArgs *args);
+int vmctl_cmd_policy_check (const VmctlArgs *args);
+int vmctl_cmd_policy_explain (const VmctlArgs *args);
+int vmctl_cmd_policy_show (const VmctlArgs *args);
+int vmctl_cmd_policy_reload (const VmctlArgs *args);
+int vmctl_cmd_usb_list (const VmctlArgs *args);
+int vmctl_cmd_usb_attach (const VmctlArgs *args);
+int vmctl_cmd_usb_detach (const VmctlArgs *args);
+int vmctl_cmd_usb_forget (const VmctlArgs *args);
+int vmctl_cmd_usb_answer (const VmctlArgs *args);
 
 /* setup's confirmation: "y" or "yes" in any case, surrounding blanks ignored. */
 gboolean vmctl_answer_is_yes (const char *line);

@@ -22,6 +22,7 @@ static const struct {
   { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", VMCTL_EXIT_NOT_AUTHORIZED },
   { "org.vmdesk.Error.NotAuthorized",              VMCTL_EXIT_NOT_AUTHORIZED },
   { "org.vmdesk.Error.UnknownVM",                  VMCTL_EXIT_UNKNOWN_VM },
+  { "org.vmdesk.Error.UnknownDevice",              VMCTL_EXIT_UNKNOWN_DEVICE },
   { "org.vmdesk.Error.NotRunning",                 VMCTL_EXIT_NOT_RUNNING },
   { "org.vmdesk.Error.NotConnected",               VMCTL_EXIT_NOT_CONNECTED },
 };

@@ -9,6 +9,7 @@
  *   5  VMCTL_EXIT_UNKNOWN_VM       no VM by that name
  *   6  VMCTL_EXIT_NOT_RUNNING      the VM must be running for this (e.g. switch)
  *   7  VMCTL_EXIT_NOT_CONNECTED    vmdeskd is not connected to libvirt right now
+ *   8  VMCTL_EXIT_UNKNOWN_DEVICE   no USB device at that port
  *
  * docs/vmdeskctl.md carries the same table; keep the two in step. */
 #pragma once
@@ -26,6 +27,7 @@ typedef enum {
   VMCTL_EXIT_UNKNOWN_VM     = 5,
   VMCTL_EXIT_NOT_RUNNING    = 6,
   VMCTL_EXIT_NOT_CONNECTED  = 7,
+  VMCTL_EXIT_UNKNOWN_DEVICE = 8,
 } VmctlExit;
 
 /* vmdeskctl's own errors (bad usage, no bus, ...); the code is the exit code. */

@@ -115,8 +115,8 @@ vmctl_vm_to_json (GVariant *record)
   return json_builder_get_root (b);
 }
 
-static char *
-escaped_field (GVariant *record, const char *key, const char *fallback)
+char *
+vmctl_record_field (GVariant *record, const char *key, const char *fallback)
 {
   const char *value = record_string (record, key);
 
@@ -131,8 +131,8 @@ record_flag (GVariant *record, const char *key)
   return g_variant_lookup (record, key, "b", &value) && value;
 }
 
-static void
-append_padded (GString *out, const char *text, gsize width)
+void
+vmctl_append_padded (GString *out, const char *text, gsize width)
 {
   g_string_append (out, text);
   for (gsize w = vmctl_display_width (text); w < width; w++)
@@ -173,9 +173,9 @@ vmctl_vm_table (GVariant *vms)
     {
       g_autoptr(GVariant) record = g_variant_get_child_value (vms, i);
       Row row = {
-        escaped_field (record, "name", "?"),
-        escaped_field (record, "state", "?"),
-        escaped_field (record, "role", "-"),
+        vmctl_record_field (record, "name", "?"),
+        vmctl_record_field (record, "state", "?"),
+        vmctl_record_field (record, "role", "-"),
       };
       name_w = MAX (name_w, vmctl_display_width (row.name));
       state_w = MAX (state_w, vmctl_display_width (row.state));
@@ -184,8 +184,8 @@ vmctl_vm_table (GVariant *vms)
 
   /* The first column marks the VM on screen, as nmcli marks the active connection. */
   g_string_append (out, "  ");
-  append_padded (out, "NAME", name_w + 2);
-  append_padded (out, "STATE", state_w + 2);
+  vmctl_append_padded (out, "NAME", name_w + 2);
+  vmctl_append_padded (out, "STATE", state_w + 2);
   g_string_append (out, "ROLE\n");
   for (gsize i = 0; i < n; i++)
     {
@@ -193,8 +193,8 @@ vmctl_vm_table (GVariant *vms)
       Row *row = &g_array_index (rows, Row, i);
 
       g_string_append (out, record_flag (record, "on-screen") ? "* " : "  ");
-      append_padded (out, row->name, name_w + 2);
-      append_padded (out, row->state, state_w + 2);
+      vmctl_append_padded (out, row->name, name_w + 2);
+      vmctl_append_padded (out, row->state, state_w + 2);
       g_string_append_printf (out, "%s\n", row->role);
     }
   for (gsize i = 0; i < n; i++)
@@ -204,7 +204,7 @@ vmctl_vm_table (GVariant *vms)
 
       if (record_string (record, "settings-warning") == NULL)
         continue;
-      warning = escaped_field (record, "settings-warning", "");
+      warning = vmctl_record_field (record, "settings-warning", "");
       g_string_append_printf (out, "warning: VM '%s' runs with default settings: %s\n",
                               g_array_index (rows, Row, i).name, warning);
     }
@@ -215,11 +215,11 @@ char *
 vmctl_vm_details (GVariant *record)
 {
   GString *out = g_string_new (NULL);
-  g_autofree char *name = escaped_field (record, "name", "?");
-  g_autofree char *uuid = escaped_field (record, "uuid", "?");
-  g_autofree char *state = escaped_field (record, "state", "?");
-  g_autofree char *reason = escaped_field (record, "state-reason", "unknown");
-  g_autofree char *role = escaped_field (record, "role", "-");
+  g_autofree char *name = vmctl_record_field (record, "name", "?");
+  g_autofree char *uuid = vmctl_record_field (record, "uuid", "?");
+  g_autofree char *state = vmctl_record_field (record, "state", "?");
+  g_autofree char *reason = vmctl_record_field (record, "state-reason", "unknown");
+  g_autofree char *role = vmctl_record_field (record, "role", "-");
 
   g_string_append_printf (out, "name:        %s\n", name);
   g_string_append_printf (out, "uuid:        %s\n", uuid);
@@ -229,7 +229,7 @@ vmctl_vm_details (GVariant *record)
   g_string_append_printf (out, "persistent:  %s\n", record_flag (record, "persistent") ? "yes" : "no");
   if (record_string (record, "settings-warning"))
     {
-      g_autofree char *warning = escaped_field (record, "settings-warning", "");
+      g_autofree char *warning = vmctl_record_field (record, "settings-warning", "");
       g_string_append_printf (out, "warning:     runs with default settings: %s\n", warning);
     }
   return g_string_free (out, FALSE);
@@ -258,9 +258,9 @@ vmctl_status_to_json (GVariant *properties, guint n_vms)
 char *
 vmctl_status_text (GVariant *properties, guint n_vms)
 {
-  g_autofree char *version = escaped_field (properties, "Version", "?");
-  g_autofree char *uri = escaped_field (properties, "LibvirtUri", "?");
-  g_autofree char *on_screen = escaped_field (properties, "OnScreen", "");
+  g_autofree char *version = vmctl_record_field (properties, "Version", "?");
+  g_autofree char *uri = vmctl_record_field (properties, "LibvirtUri", "?");
+  g_autofree char *on_screen = vmctl_record_field (properties, "OnScreen", "");
 
   return g_strdup_printf ("vmdeskd:    %s\n"
                           "libvirt:    %s (%s)\n"

@@ -20,6 +20,16 @@ char *vmctl_escape (const char *text, VmctlEscapeMode mode);
 /* Columns a terminal gives to `text` (already escaped): wide characters count 2. */
 gsize vmctl_display_width (const char *text);
 
+/* A string field of a D-Bus record (a{sv}), escaped for a terminal; `fallback` when the
+ * record lacks it or it is empty. */
+char *vmctl_record_field (GVariant *record, const char *key, const char *fallback);
+/* `text` (escaped) and spaces up to `width` terminal columns. */
+void  vmctl_append_padded (GString *out, const char *text, gsize width);
+
+/* USB device records (aa{sv}, see ListUSBDevices) as a table: port, id, name, state, VM,
+ * rule; "no USB devices\n" when empty. */
+char *vmctl_usb_table (GVariant *devices);
+
 /* A VM record (a{sv}, see org.vmdesk.Manager1.xml) as a JSON object with the keys
  * name, uuid, state, on_screen, role, persistent, settings_warning; a key the record lacks
  * (or carries with the wrong type) is null. */

@@ -29,6 +29,24 @@ main (int argc, char **argv)
       return vmctl_cmd_version (args);
     case VMCTL_CMD_SETUP:
       return vmctl_cmd_setup (args);
+    case VMCTL_CMD_POLICY_CHECK:
+      return vmctl_cmd_policy_check (args);
+    case VMCTL_CMD_POLICY_EXPLAIN:
+      return vmctl_cmd_policy_explain (args);
+    case VMCTL_CMD_POLICY_SHOW:
+      return vmctl_cmd_policy_show (args);
+    case VMCTL_CMD_POLICY_RELOAD:
+      return vmctl_cmd_policy_reload (args);
+    case VMCTL_CMD_USB_LIST:
+      return vmctl_cmd_usb_list (args);
+    case VMCTL_CMD_USB_ATTACH:
+      return vmctl_cmd_usb_attach (args);
+    case VMCTL_CMD_USB_DETACH:
+      return vmctl_cmd_usb_detach (args);
+    case VMCTL_CMD_USB_FORGET:
+      return vmctl_cmd_usb_forget (args);
+    case VMCTL_CMD_USB_ANSWER:
+      return vmctl_cmd_usb_answer (args);
     }
   g_assert_not_reached ();
 }

@@ -37,6 +37,7 @@ test_adds_what_is_missing (void)
   g_assert_cmpuint (count (out, "xmlns:vmdesk=\"" VMD_SETTINGS_NS "\""), ==, 1);
   g_assert_cmpuint (count (out, "<libosinfo:os"), ==, 1);
   g_assert_cmpuint (count (out, "name=\"org.qemu.guest_agent.0\""), ==, 1);
+  g_assert_cmpuint (count (out, "name=\"org.vmdesk.power.0\""), ==, 1);
   g_assert_cmpuint (count (out, "com.redhat.spice.0"), ==, 1);
   g_assert_cmpuint (count (out, "<suspend-to-mem enabled=\"yes\"/>"), ==, 1);
   g_assert_cmpuint (count (out, "<suspend-to-disk enabled=\"no\"/>"), ==, 1);
@@ -66,6 +67,24 @@ test_idempotent_and_keeps_settings (void)
   g_assert_cmpuint (count (thrice, "<on-host-sleep>suspend"), ==, 0);
 }
 
+/* A power channel the user added (with a socket path of their own) is kept, not doubled. */
+static void
+test_keeps_an_existing_power_channel (void)
+{
+  const char *xml =
+    "<domain type='kvm'><name>p</name><devices>"
+    "<channel type='unix'><source mode='bind' path='/run/p.sock'/>"
+    "<target type='virtio' name='org.vmdesk.power.0'/></channel>"
+    "</devices></domain>";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = vmd_domain_setup_xml (xml, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (count (out, "name=\"org.vmdesk.power.0\""), ==, 1);
+  g_assert_cmpuint (count (out, "path=\"/run/p.sock\""), ==, 1);
+  g_assert_cmpuint (count (out, "name=\"org.qemu.guest_agent.0\""), ==, 1);
+}
+
 static void
 test_rejects_garbage (void)
 {
@@ -85,6 +104,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/domain-setup/adds", test_adds_what_is_missing);
   g_test_add_func ("/domain-setup/idempotent", test_idempotent_and_keeps_settings);
+  g_test_add_func ("/domain-setup/power-channel-kept", test_keeps_an_existing_power_channel);
   g_test_add_func ("/domain-setup/garbage", test_rejects_garbage);
   return g_test_run ();
 }

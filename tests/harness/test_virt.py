@@ -2,7 +2,9 @@
 /usr/bin/python3 -m unittest harness.test_virt
 
 VMDESK_GUEST_DIR names the guest image directory (built there when missing or stale);
-VMDESK_GUEST_AGENT, if set, is put into the image.
+VMDESK_GUEST_AGENT, if set, is put into the image, else the agent of VMDESK_BUILD_DIR
+(the one the guest-image fixture puts there: building without it would replace the image
+the other tests of the run expect).
 """
 import os
 import shutil
@@ -23,8 +25,10 @@ UUID = "5f0c3a2e-7d3b-4c55-9a51-0a1b2c3d4e5f"
 
 def build_guest_image():
     argv = [os.path.join(HERE, "guest", "build-guest-image"), "--out", GUEST_DIR]
-    if os.environ.get("VMDESK_GUEST_AGENT"):
-        argv += ["--agent", os.environ["VMDESK_GUEST_AGENT"]]
+    agent = os.environ.get("VMDESK_GUEST_AGENT") or os.path.join(
+        os.environ.get("VMDESK_BUILD_DIR", ""), "power-bridge/guest/image/vmdesk-guest-agent")
+    if os.path.exists(agent):
+        argv += ["--agent", agent]
     child = procs.Child(argv)
     if child.proc.wait(timeout=600) != 0:
         raise RuntimeError("build-guest-image failed")

@@ -8,8 +8,11 @@ from harness import sysfs
 
 sysfs.ensure_preloaded()   # before anything else: umockdev must see this process
 
+import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import unittest  # noqa: E402
@@ -99,6 +102,11 @@ class UsbRouting(unittest.TestCase):
         except TimeoutError:
             raise AssertionError(f"{port}: {self.devices().get(port)}\n{self.daemon.log()[-3000:]}")
 
+    def ctl(self, *args):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.lab.bus.address)
+        return subprocess.run([hdaemon.binary("vmdeskctl"), *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
     def assert_nowhere(self, port):
         for vm in ("work", "personal"):
             self.lab.wait_detached(vm, alias(port))
@@ -174,16 +182,58 @@ class UsbRouting(unittest.TestCase):
         self.unplug(stick)
         self.lab.wait_detached("personal", alias("1-7"))
 
-    def test_manual_attach_and_detach(self):
+    def test_manual_attach_and_detach_with_vmdeskctl(self):
         phone = self.plug("1-8", **PHONE)
         self.lab.wait_attached("personal", alias("1-8"))
-        self.client.call("AttachUSBDevice", ("1-8", "work", False), "(ssb)")
+        r = self.ctl("usb", "attach", "1-8", "work")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.lab.wait_attached("work", alias("1-8"))
         self.lab.wait_detached("personal", alias("1-8"))
-        self.client.call("DetachUSBDevice", ("1-8",), "(s)")
+        listed = {d["id"]: d for d in json.loads(self.ctl("usb", "list", "--json").stdout)}
+        self.assertEqual((listed["1-8"]["state"], listed["1-8"]["vm"]), ("attached", "work"))
+        self.assertIn("1-8", self.ctl("usb", "list").stdout)
+        r = self.ctl("usb", "detach", "1-8")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_nowhere("1-8")
         self.assertEqual(self.wait_device("1-8", lambda d: d["state"] == "host")["vm"], "")
+        self.assertEqual(self.ctl("usb", "attach", "1-99", "work").returncode, 8)
+        self.assertEqual(self.ctl("usb", "attach", "1-8", "nosuchvm").returncode, 5)
         self.unplug(phone)
+
+    def test_policy_show_and_reload(self):
+        shown = self.ctl("policy", "show")
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("attach work id 1050:0407", shown.stdout)
+        self.assertIn("host with-interface one-of { 03:01:01 03:01:02 }", shown.stdout)
+        dropin = os.path.join(self.config, "usb.rules.d", "50-extra.rules")
+        try:
+            # A bad drop-in: the reload fails with FILE:LINE:COL and the old policy stays.
+            with open(dropin, "w") as f:
+                f.write("# ok\nattach work id 12345:1\n")
+            r = self.ctl("policy", "reload")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("50-extra.rules:2:", r.stderr)
+            self.assertEqual(self.client.call("GetPolicy")[1], [os.path.join(self.config, "usb.rules")])
+            self.assertIn("50-extra.rules:2:", self.ctl("policy", "show").stderr)
+            key = self.plug("1-11", **YUBIKEY)
+            self.lab.wait_attached("work", alias("1-11"))
+            self.unplug(key)
+            self.lab.wait_detached("work", alias("1-11"))
+            # Fixed, and reloaded by SIGHUP as systemd's ExecReload does.
+            with open(dropin, "w") as f:
+                f.write("deny id 1050:0407\n")
+            os.kill(self.daemon.child.proc.pid, signal.SIGHUP)
+            self.client.wait_signal("PolicyReloaded", lambda a: a == (6, ""))
+            key = self.plug("1-11", **YUBIKEY)
+            # The main file's rule comes first: the key still goes to work.
+            self.lab.wait_attached("work", alias("1-11"))
+            self.unplug(key)
+            self.lab.wait_detached("work", alias("1-11"))
+        finally:
+            os.unlink(dropin)
+            r = self.ctl("policy", "reload", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["rules"], 5)
 
     def test_hostile_strings(self):
         nasty = "\"'<>&\n\x01" + "A" * 4000

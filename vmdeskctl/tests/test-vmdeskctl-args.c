@@ -104,6 +104,68 @@ test_usage_errors (void)
 }
 
 static void
+test_policy_commands (void)
+{
+  g_autoptr(VmctlArgs) check = parse ("policy", "check", NULL);
+  g_autoptr(VmctlArgs) check_files = parse ("policy", "check", "a.rules", "--json", "b.rules", NULL);
+  g_autoptr(VmctlArgs) check_dash = parse ("policy", "check", "--", "-odd.rules", NULL);
+  g_autoptr(VmctlArgs) explain = parse ("policy", "explain", "--device", "/sys/bus/usb/devices/1-2",
+                                        "--rules", "a.rules", "b.rules", "--on-screen", "work",
+                                        "--running", "work,personal", "--no-auto-assign", "lab",
+                                        "--json", NULL);
+  g_autoptr(VmctlArgs) inline_values = parse ("policy", "explain", "--device-json=d.json",
+                                              "--rules=a.rules", "--rules", "b.rules",
+                                              "--on-screen=-odd", NULL);
+  /* Before the command is known, a list option takes one value: the words are the command. */
+  g_autoptr(VmctlArgs) early = parse ("--rules", "a.rules", "policy", "explain", "--device", "x", NULL);
+
+  g_assert_cmpint (check->command, ==, VMCTL_CMD_POLICY_CHECK);
+  g_assert_null (check->files);
+  g_assert_cmpstrv (check_files->files, ((const char *const[]) { "a.rules", "b.rules", NULL }));
+  g_assert_true (check_files->json);
+  g_assert_cmpstrv (check_dash->files, ((const char *const[]) { "-odd.rules", NULL }));
+  g_assert_cmpint (explain->command, ==, VMCTL_CMD_POLICY_EXPLAIN);
+  g_assert_cmpstr (explain->device, ==, "/sys/bus/usb/devices/1-2");
+  g_assert_null (explain->device_json);
+  g_assert_cmpstrv (explain->files, ((const char *const[]) { "a.rules", "b.rules", NULL }));
+  g_assert_cmpstr (explain->on_screen, ==, "work");
+  g_assert_cmpstrv (explain->running, ((const char *const[]) { "work", "personal", NULL }));
+  g_assert_cmpstrv (explain->no_auto_assign, ((const char *const[]) { "lab", NULL }));
+  g_assert_true (explain->json);
+  g_assert_cmpstr (inline_values->device_json, ==, "d.json");
+  g_assert_cmpstrv (inline_values->files, ((const char *const[]) { "a.rules", "b.rules", NULL }));
+  g_assert_cmpstr (inline_values->on_screen, ==, "-odd");
+  g_assert_cmpint (early->command, ==, VMCTL_CMD_POLICY_EXPLAIN);
+  g_assert_cmpstrv (early->files, ((const char *const[]) { "a.rules", NULL }));
+}
+
+static void
+test_policy_usage_errors (void)
+{
+  const char *const bad[][6] = {
+    { "policy" },                                          /* no subcommand */
+    { "policy", "frob" },
+    { "policy", "explain" },                               /* no device */
+    { "policy", "explain", "--device", "a", "--device-json", "b" },
+    { "policy", "explain", "--device" },                   /* no value */
+    { "policy", "explain", "--device", "a", "--device", "b" },
+    { "policy", "explain", "--device", "a", "extra" },
+    { "policy", "explain", "--device", "a", "--running", "a,,b" },
+    { "policy", "explain", "--device", "a", "--on-screen", "bad/name" },
+    { "policy", "explain", "--device", "a", "--no-auto-assign", "" },
+    { "policy", "check", "--device", "x" },                /* option of another command */
+    { "list", "--rules", "x" },
+    { "list", "--json=yes" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_message ("case %u", i);
+      g_assert_null (parse (bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], bad[i][5], NULL));
+    }
+}
+
+static void
 test_escaped_in_message (void)
 {
   const char *argv[] = { "vmdeskctl", "\x1b[2Jevil" };
@@ -148,6 +210,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vmdeskctl/args/valid", test_valid);
   g_test_add_func ("/vmdeskctl/args/help", test_help);
   g_test_add_func ("/vmdeskctl/args/usage-errors", test_usage_errors);
+  g_test_add_func ("/vmdeskctl/args/policy-commands", test_policy_commands);
+  g_test_add_func ("/vmdeskctl/args/policy-usage-errors", test_policy_usage_errors);
   g_test_add_func ("/vmdeskctl/args/escaped-in-message", test_escaped_in_message);
   g_test_add_func ("/vmdeskctl/args/answer", test_answer);
   g_test_add_func ("/vmdeskctl/args/diff", test_diff);
