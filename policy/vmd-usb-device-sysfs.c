@@ -152,16 +152,28 @@ read_interfaces (const char *syspath, const char *port, VmdUsbDevice *device, GE
   return TRUE;
 }
 
+/* The raw descriptors; NULL without an error when the attribute is absent. Binary: the
+ * final byte may be '\n' by chance, so it is kept as it is. */
+static char *
+read_descriptors (const char *dir, gsize *length, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, "descriptors", NULL);
+  g_autoptr(GError) local = NULL;
+  char *data = vmd_read_file_bounded (path, MAX_DESCRIPTORS, length, &local);
+
+  if (data == NULL && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_propagate_error (error, g_steal_pointer (&local));
+  return data;
+}
+
 /* The interfaces of the active configuration. From the descriptors when they parse: at
  * "add" time the kernel has not created the interface directories yet. Else from those. */
 static gboolean
-read_device_interfaces (const char *syspath, const char *port, VmdUsbDevice *device, GError **error)
+read_device_interfaces (const char *syspath, const char *port, const char *descriptors, gsize length,
+                        VmdUsbDevice *device, GError **error)
 {
-  g_autofree char *path = g_build_filename (syspath, "descriptors", NULL);
   g_autofree char *config_text = read_attribute (syspath, "bConfigurationValue", 16, NULL, NULL);
   g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (guint32));
-  gsize length = 0;
-  g_autofree char *descriptors = vmd_read_file_bounded (path, MAX_DESCRIPTORS, &length, NULL);
   guint64 config = 0;
 
   if (config_text)
@@ -178,14 +190,13 @@ read_device_interfaces (const char *syspath, const char *port, VmdUsbDevice *dev
   return TRUE;
 }
 
-/* The hash of the device in `dir`, or NULL when it has no ids or descriptors to read. */
+/* The hash of the (parent) device in `dir`, or NULL when it has no ids or descriptors. */
 static gboolean
 hash_of (const char *dir, char **out, GError **error)
 {
   g_autoptr(GError) local = NULL;
   g_autofree char *descriptors = NULL;
   g_autofree char *serial = NULL;
-  g_autofree char *path = g_build_filename (dir, "descriptors", NULL);
   guint32 vid, pid;
   gsize length = 0;
 
@@ -202,18 +213,14 @@ hash_of (const char *dir, char **out, GError **error)
     }
   if (!read_string (dir, "serial", &serial, error))
     return FALSE;
-  /* Binary: the final byte may be '\n' by chance, so it is read as it is. */
-  descriptors = vmd_read_file_bounded (path, MAX_DESCRIPTORS, &length, &local);
-  if (descriptors == NULL)
+  descriptors = read_descriptors (dir, &length, &local);
+  if (local)
     {
-      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
     }
-  *out = vmd_usb_device_hash (vid, pid, serial, (const guint8 *) descriptors, length);
+  if (descriptors)
+    *out = vmd_usb_device_hash (vid, pid, serial, (const guint8 *) descriptors, length);
   return TRUE;
 }
 
@@ -224,6 +231,9 @@ vmd_usb_device_from_sysfs (const char *syspath, GError **error)
   g_autofree char *port = g_path_get_basename (syspath);
   /* The physical parent, also when `syspath` is a /sys/bus/usb/devices/ symlink. */
   g_autofree char *parent = g_build_filename (syspath, "..", NULL);
+  g_autofree char *descriptors = NULL;
+  g_autoptr(GError) local = NULL;
+  gsize length = 0;
   guint32 vid, pid;
 
   if (!read_hex (syspath, "idVendor", 4, TRUE, &vid, error)
@@ -234,11 +244,20 @@ vmd_usb_device_from_sysfs (const char *syspath, GError **error)
   if (!read_string (syspath, "serial", &device->serial, error)
       || !read_string (syspath, "product", &device->name, error)
       || !read_string (syspath, "manufacturer", &device->manufacturer, error)
-      || !read_string (syspath, "port/connect_type", &device->connect_type, error)
-      || !read_device_interfaces (syspath, port, device, error)
-      || !hash_of (syspath, &device->hash, error)
+      || !read_string (syspath, "port/connect_type", &device->connect_type, error))
+    return NULL;
+  /* Read once: the interfaces and the identity hash both come from them. */
+  descriptors = read_descriptors (syspath, &length, &local);
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (!read_device_interfaces (syspath, port, descriptors, length, device, error)
       || !hash_of (parent, &device->parent_hash, error))
     return NULL;
+  if (descriptors)
+    device->hash = vmd_usb_device_hash (vid, pid, device->serial, (const guint8 *) descriptors, length);
   device->port = g_steal_pointer (&port);
   return g_steal_pointer (&device);
 }
