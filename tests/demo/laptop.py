@@ -102,12 +102,14 @@ class Demo:
         self.bus = hbus.PrivateSystemBus(os.path.join(self.workdir, "bus")).start()
         self.polkitd = self.bus.start_polkitd()
         self.polkitd.set_allowed(["org.vmdesk.switch", "org.vmdesk.setup"])
-        self.bus.start_logind()
-        upower = self.bus.start_upower({"OnBattery": True})
-        upower.setup_display_device(percentage=87.0)
-        note(f"private system bus {self.bus.address}: mocked logind, UPower (87%), polkitd")
+        self.logind = self.bus.start_logind({"InhibitDelayMaxUSec": 10_000_000})
+        self.upower = self.bus.start_upower({"OnBattery": False})
+        self.set_battery(87, charging=True)
+        note(f"private system bus {self.bus.address}: mocked logind, UPower (87%, on AC), polkitd")
 
         self.libvirtd = virt.PrivateLibvirtd(os.path.join(self.workdir, "libvirt"), self.bus.address)
+        # virDomainOpenChannel (the power channel) locks in /var/lock, which a real host has.
+        os.makedirs(os.path.join(self.libvirtd.workdir, "var", "lock"), exist_ok=True)
         took = self.libvirtd.start()
         self.conn = self.libvirtd.open()
         for name in GUESTS:
@@ -129,15 +131,17 @@ class Demo:
         self.ctl("setup", "work", "--dry-run")
         for name in GUESTS:
             self.ctl("setup", name, "--yes", show=False)
-        note("both set up: vmdesk metadata, guest S3, qemu-ga channel")
+        note("both set up: vmdesk metadata, guest S3, qemu-ga and power-bridge channels")
         for name in GUESTS:
             # What `virsh metadata NAME NS --key vmdesk --set ... --config` does.
             self.conn.lookupByName(name).setMetadata(
-                libvirt.VIR_DOMAIN_METADATA_ELEMENT, f"<settings><role>{name}</role></settings>",
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                f"<settings><role>{name}</role><power-channel>yes</power-channel></settings>",
                 "vmdesk", VM_SETTINGS_NS, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
             self.client.wait_signal("VMChanged", lambda a, n=name: a[0]["name"] == n
                                     and a[0]["role"] == n)
-        note("roles set with libvirt's metadata API; vmdeskd picked them up from the event")
+        note("roles and power-channel=yes set with libvirt's metadata API; vmdeskd picked them "
+             "up from the event")
 
         step("Boot both guests, as a user would with virsh")
         for name in GUESTS:
@@ -159,6 +163,7 @@ class Demo:
         self.client.wait_signal("FocusChanged", lambda a: a[0] == "personal")
         self.signals()
         self.ctl("list")
+        self.power_act()
 
         step("The VM on screen shuts off: the host's desktop comes back")
         self.conn.lookupByName("personal").destroy()
@@ -172,6 +177,113 @@ class Demo:
         if code != 0:
             raise RuntimeError(f"vmdeskd exited with {code}")
         self.usb_act()
+
+    # --- the power bridge -------------------------------------------------------------
+
+    def set_battery(self, percent, charging):
+        """UPower's DisplayDevice; energy first, as UPower sends them in one signal."""
+        import dbus
+        self.upower.set_device_properties(self.upower.DISPLAY_DEVICE, {
+            "Type": dbus.UInt32(2), "IsPresent": dbus.Boolean(True),
+            "Energy": dbus.Double(percent * 0.5), "EnergyFull": dbus.Double(50.0),
+            "Percentage": dbus.Double(percent), "State": dbus.UInt32(1 if charging else 2)})
+
+    def in_guest(self, name, *argv):
+        _, out = virt.guest_exec(self.conn.lookupByName(name), list(argv))
+        return out.strip()
+
+    def supplies(self, name):
+        """The guest's own power_supply class, as its UPower reads it."""
+        out = self.in_guest(name, "/bin/sh", "-c",
+                            "cd /sys/class/power_supply && for s in *; do "
+                            "echo $s $(cat $s/type) $(cat $s/capacity $s/status $s/online 2>/dev/null); done")
+        return "; ".join(line for line in out.splitlines())
+
+    def wait_guests(self, what, predicate):
+        for name in GUESTS:
+            procs.wait_until(lambda n=name: predicate(n), 30, interval=0.1, what=f"{name}: {what}")
+
+    def show_guests(self, show):
+        for name in GUESTS:
+            print(f"  {name} sees: {show(name)}")
+
+    def capacity(self, name):
+        return self.in_guest(name, "/bin/cat", "/sys/class/power_supply/vmdesk_battery/capacity")
+
+    def lid(self, name):
+        return self.in_guest(name, "/usr/bin/vmdesk-evstate", "vmdesk power buttons")
+
+    def uptime(self, name):
+        return float(self.in_guest(name, "/bin/cat", "/proc/uptime").split()[0])
+
+    def sleep_report(self, kind):
+        """Print the daemon's SleepReport of `kind` (each happens once in the demo)."""
+        _, vms, took_ms = self.client.wait_signal("SleepReport", lambda a: a[0] == kind)[0]
+        print(f"  signal SleepReport('{kind}', {took_ms} ms):")
+        for r in vms:
+            taken = r["taken"] if r["taken"] == r["requested"] else f"{r['requested']} -> {r['taken']}"
+            why = "" if r["message"] == r["result"] else f": {r['message']}"
+            print(f"    {r['vm']}: {taken} ({r['result']}){why}")
+
+    def power_act(self):
+        step("Power: each guest gets the laptop's battery and AC (vmdesk-guest-agent + vmdesk_battery)")
+        procs.wait_until(lambda: all(g["link"] == "ready" for g in self.client.call("GetPower")[0]["guests"]),
+                         60, what="both power links ready")
+        power = self.client.call("GetPower")[0]
+        print(f"  GetPower: {power['percentage']:.0f}% {power['state']}, on battery: {power['on-battery']}, "
+              f"guests: {', '.join(g['name'] + ' ' + g['link'] for g in power['guests'])}")
+        self.wait_guests("87%", lambda n: self.capacity(n) == "87")
+        self.show_guests(self.supplies)
+
+        step("AC unplugged")
+        self.upower.set_on_battery(True)
+        self.set_battery(87, charging=False)
+        self.wait_guests("on battery", lambda n: "Discharging" in self.supplies(n))
+        self.show_guests(self.supplies)
+
+        step("The battery falls: 87% -> 64% -> 31%")
+        for percent in (64, 31):
+            began = time.monotonic()
+            self.set_battery(percent, charging=False)
+            self.wait_guests(f"{percent}%", lambda n, p=percent: self.capacity(n) == str(p))
+            note(f"{percent}%: in both guests' /sys after {(time.monotonic() - began) * 1000:.0f} ms "
+                 "(as read through qemu-ga)")
+        self.show_guests(lambda n: f"/sys/class/power_supply/vmdesk_battery/capacity = {self.capacity(n)}")
+
+        step("The lid closes: only the VM on screen (personal) sees it, its logind decides")
+        self.logind.set_lid_closed(True)
+        procs.wait_until(lambda: self.lid("personal") == "SW_LID=1", 30, what="personal's lid closed")
+        self.show_guests(lambda n: f"input device 'vmdesk power buttons': {self.lid(n)}")
+        self.logind.set_lid_closed(False)
+        procs.wait_until(lambda: self.lid("personal") == "SW_LID=0", 30, what="personal's lid open")
+        note("lid opened again: SW_LID=0")
+
+        step("The host sleeps: vmdeskd holds logind's delay inhibitor until the guests are in S3")
+        before = {n: self.uptime(n) for n in GUESTS}
+        self.show_guests(lambda n: f"uptime {before[n]:.1f} s")
+        began = time.monotonic()
+        self.logind.prepare_for_sleep(True)
+        self.logind.wait_inhibitors(lambda held: not [i for i in held if i[1] == "vmdesk"], 15,
+                                    what="vmdesk's inhibitor released")
+        print(f"  logind: PrepareForSleep(true) -> vmdesk's inhibitor released after "
+              f"{(time.monotonic() - began) * 1000:.0f} ms (logind waits at most 10 s)")
+        self.sleep_report("host-sleep")
+        self.signals()
+        for name in GUESTS:
+            print(f"  {name}: libvirt state {virt_state(self.conn.lookupByName(name))}")
+
+        step("... and wakes: vmdeskd wakes exactly the VMs it put to sleep and sets their clocks")
+        self.logind.prepare_for_sleep(False)
+        self.sleep_report("wake")
+        for name in GUESTS:
+            virt.wait_guest_agent(self.conn, name)
+            self.client.wait_signal("VMStateChanged", lambda a, n=name: a == (n, "running", "wakeup"))
+        self.signals()
+        self.show_guests(lambda n: f"{virt_state(self.conn.lookupByName(n))}, uptime "
+                                   f"{self.uptime(n):.1f} s (was {before[n]:.1f} s before S3: the same boot)")
+        self.logind.wait_inhibitors(lambda held: [i for i in held if i[1] == "vmdesk"], 10,
+                                    what="vmdesk's inhibitor taken again")
+        note("vmdesk's delay inhibitor is held again for the next sleep")
 
     def usb_act(self):
         step("USB routing: the laptop's USB ports, by policy")
@@ -248,6 +360,13 @@ class Demo:
                     stop(self.__dict__.pop(attr))
                 except Exception as e:  # tear down the rest regardless
                     print(f"teardown of {attr}: {e}", file=sys.stderr)
+
+
+def virt_state(dom):
+    names = {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_PAUSED: "paused",
+             libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended (guest S3)",
+             libvirt.VIR_DOMAIN_SHUTOFF: "shut off"}
+    return names.get(dom.state()[0], str(dom.state()[0]))
 
 
 def main():

@@ -12,6 +12,7 @@ import re
 import time
 import unittest
 
+import dbus
 import libvirt
 from gi.repository import GLib
 
@@ -142,18 +143,17 @@ class PowerBridge(VmdeskCase):
         m = re.search(r"name='org\.qemu\.guest_agent\.0' state='(\w+)'", xml)
         return m.group(1) if m else None
 
-    def agent_pid(self, name):
-        with open(self.serial(name), errors="replace") as f:
-            return int(re.findall(r"VMDESK-GUEST-AGENT-STARTED pid=(\d+)", f.read())[-1])
-
     # --- the daemon ---------------------------------------------------------------------
 
     def host_battery(self, percent, state):
-        """UPower's DisplayDevice at `percent`, state 1 charging / 2 discharging. Energy
-        agrees with the percentage, as on a real battery (the guest agent derives the
-        capacity from the energies when it has them)."""
-        self.upower.setup_display_device(percentage=float(percent), state=state,
-                                         energy=percent * 0.5, energy_full=50.0)
+        """UPower's DisplayDevice at `percent`, state 1 charging / 2 discharging, with the
+        energy to match (the guest agent derives the capacity from the energies). dbusmock
+        emits one PropertiesChanged per property where UPower sends them together: energy
+        goes first, so the guests never see a percentage with the old energy."""
+        self.upower.set_device_properties(self.upower.DISPLAY_DEVICE, {
+            "Type": dbus.UInt32(2), "IsPresent": dbus.Boolean(True),
+            "Energy": dbus.Double(percent * 0.5), "EnergyFull": dbus.Double(50.0),
+            "Percentage": dbus.Double(percent), "State": dbus.UInt32(state)})
 
     def power(self):
         return self.client.call("GetPower")[0]
@@ -239,6 +239,26 @@ class PowerBridge(VmdeskCase):
         procs.wait_until(lambda: self.lid("personal") == "SW_LID=0", 20, interval=0.1,
                          what="personal's SW_LID to be 0")
 
+    def test_power_button_reaches_the_guest(self):
+        def call(*args):
+            return self.client.call("PressButton", args, "(ss)")
+        with self.assertRaises(GLib.Error) as denied:
+            call("work", "power")
+        self.assertEqual(hdaemon.remote_error(denied.exception), "org.vmdesk.Error.NotAuthorized")
+        self.polkitd.set_allowed(["org.vmdesk.power"])
+        for args, error in ((("work", "eject"), "InvalidArgs"), (("nosuch", "power"), "UnknownVM")):
+            with self.assertRaises(GLib.Error) as refused:
+                call(*args)
+            self.assertEqual(hdaemon.remote_error(refused.exception), f"org.vmdesk.Error.{error}")
+        size = os.path.getsize(self.serial("work"))
+        call("work", "power")
+        # The agent logs the press once it wrote KEY_POWER down and up to its uinput device.
+        def pressed():
+            with open(self.serial("work"), "rb") as f:
+                f.seek(size)
+                return b"power button pressed" in f.read()
+        procs.wait_until(pressed, 20, what="the power button pressed in work")
+
     def test_sleep_quiesces_both_and_wake_brings_them_back(self):
         # personal's qemu-ga goes: no guest S3 for it, so it is paused.
         self.reboot_later("personal")
@@ -275,9 +295,39 @@ class PowerBridge(VmdeskCase):
         # The delay inhibitor is held again, for the next sleep.
         self.logind.wait_inhibitors(lambda held: [i for i in held if i[1] == "vmdesk"],
                                     what="vmdesk's inhibitor to be taken again")
-        # work went through S3 and came back: the same boot, and it answers.
+        # work went through S3 and came back: the same boot, and it answers (qemu-ga
+        # reconnects to its port a moment after the wakeup).
+        virt.wait_guest_agent(self.conn, "work")
         uptime_after = float(self.guest("work", "/bin/cat", "/proc/uptime").split()[0])
         self.assertGreaterEqual(uptime_after, uptime_before)
+        self.assertFalse(self.power()["quiesced"])
+
+    def test_critical_battery_saves_the_vms_and_ac_brings_them_back(self):
+        self.upower.set_on_battery(True)
+        self.upower.set_device_properties(self.upower.DISPLAY_DEVICE,
+                                          {"WarningLevel": dbus.UInt32(5)})   # action
+        self.addCleanup(lambda: self.upower.set_device_properties(
+            self.upower.DISPLAY_DEVICE, {"WarningLevel": dbus.UInt32(1)}))
+        report = self.client.wait_signal("SleepReport", lambda a: a[0] == "critical-battery",
+                                         timeout=60)[0][1]
+        self.assertEqual(sorted((r["vm"], r["taken"], r["result"]) for r in report),
+                         [("personal", "save", "done"), ("work", "save", "done")])
+        for name in self.domains:
+            self.assertEqual(self.dom(name).state()[0], libvirt.VIR_DOMAIN_SHUTOFF)
+            self.assertTrue(self.dom(name).hasManagedSaveImage())
+        self.assertEqual(sorted(self.power()["quiesced"]), ["personal", "work"])
+
+        # AC is back: the saved VMs come back where they were, links and all.
+        self.upower.set_device_properties(self.upower.DISPLAY_DEVICE,
+                                          {"WarningLevel": dbus.UInt32(1)})
+        self.upower.set_on_battery(False)
+        wake = self.client.wait_signal("SleepReport", lambda a: a[0] == "wake", timeout=60)[0][1]
+        self.assertEqual(sorted((r["vm"], r["taken"], r["result"]) for r in wake),
+                         [("personal", "start", "done"), ("work", "start", "done")])
+        for name in self.domains:
+            self.assertEqual(self.dom(name).state()[0], libvirt.VIR_DOMAIN_RUNNING)
+            self.assertFalse(self.dom(name).hasManagedSaveImage())
+            self.wait_link(name, "ready")
         self.assertFalse(self.power()["quiesced"])
 
     def test_restarted_daemon_resumes_what_vmdesk_paused(self):
@@ -307,7 +357,8 @@ class PowerBridge(VmdeskCase):
     def test_garbage_oversized_lines_and_a_flood(self):
         self.reboot_later("personal")
         # personal's own agent goes; the guest writes to the port itself.
-        self.guest("personal", "/bin/kill", str(self.agent_pid("personal")))
+        self.guest("personal", "/bin/sh", "-c", "killall vmdesk-guest-agent; "
+                   "while pidof vmdesk-guest-agent >/dev/null; do sleep 0.1; done")
         port = f"/dev/virtio-ports/{PORT}"
         script = (f"exec >{port}; "
                   "printf 'garbage\\n\\377\\376\\000\\001\\n{\"type\":\"ack\",\"seq\":99}\\n[]\\n'; "
