@@ -33,8 +33,11 @@ class ListingAndEvents(VmdeskCase):
         self.dom("work").destroy()
         self.client.wait_signal("VMStateChanged",
                                 lambda a: a == ("work", "shutoff", "destroyed"))
-        records = self.client.seen("VMChanged", lambda a: a[0]["name"] == "work")
-        self.assertEqual([r[0]["state"] for r in records][-2:], ["running", "shutoff"])
+        states = [r[0]["state"] for r in self.client.seen("VMChanged", lambda a: a[0]["name"] == "work")]
+        # While QEMU goes down libvirt may briefly report "shutdown"; nothing else may show.
+        after = states[len(states) - 1 - states[::-1].index("running") + 1:]
+        self.assertEqual(after[-1], "shutoff", states)
+        self.assertLessEqual(set(after[:-1]), {"shutdown"}, states)
 
     def test_define_and_undefine_a_domain(self):
         xml = self.dom("personal").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
