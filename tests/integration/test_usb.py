@@ -58,14 +58,20 @@ class UsbRouting(unittest.TestCase):
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="vu-", dir="/tmp")
         cls.lab = UsbLab(cls.workdir, GUEST_DIR).__enter__()
-        cls.lab.bus.start_polkitd().allow_all()
-        cls.config = os.path.join(cls.workdir, "etc")
-        os.makedirs(os.path.join(cls.config, "usb.rules.d"))
-        with open(os.path.join(cls.config, "usb.rules"), "w") as f:
-            f.write(POLICY)
-        cls.lab.start("work", "personal")
-        cls.client = hdaemon.Client(cls.lab.bus.address)
-        cls.start_daemon()
+        cls.client = None
+        try:
+            cls.lab.bus.start_polkitd().allow_all()
+            cls.config = os.path.join(cls.workdir, "etc")
+            os.makedirs(os.path.join(cls.config, "usb.rules.d"))
+            with open(os.path.join(cls.config, "usb.rules"), "w") as f:
+                f.write(POLICY)
+            cls.lab.start("work", "personal")
+            cls.client = hdaemon.Client(cls.lab.bus.address)
+            cls.start_daemon()
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails: nothing may outlive it.
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def start_daemon(cls):
@@ -76,8 +82,10 @@ class UsbRouting(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.daemon.stop()
-            cls.client.close()
+            if getattr(cls, "daemon", None) and cls.daemon.child and cls.daemon.child.running():
+                cls.daemon.stop()
+            if cls.client:
+                cls.client.close()
         finally:
             cls.lab.close()
             shutil.rmtree(cls.workdir, ignore_errors=True)
