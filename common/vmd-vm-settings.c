@@ -43,6 +43,8 @@ vmd_vm_settings_new (void)
   s->on_host_sleep = VMD_HOST_SLEEP_SUSPEND;
   s->on_lid_close = VMD_LID_FORWARD;
   s->power_channel = FALSE;
+  s->passthrough_pci = g_new0 (char *, 1);
+  s->passthrough_single_gpu = FALSE;
   return s;
 }
 
@@ -52,6 +54,7 @@ vmd_vm_settings_copy (const VmdVmSettings *settings)
   VmdVmSettings *s = g_memdup2 (settings, sizeof *settings);
 
   s->role = g_strdup (settings->role);
+  s->passthrough_pci = g_strdupv (settings->passthrough_pci);
   return s;
 }
 
@@ -61,6 +64,7 @@ vmd_vm_settings_free (VmdVmSettings *settings)
   if (settings == NULL)
     return;
   g_free (settings->role);
+  g_strfreev (settings->passthrough_pci);
   g_free (settings);
 }
 
@@ -153,6 +157,86 @@ apply_field (VmdVmSettings *s, const char *field, const char *value, GPtrArray *
   /* Unknown fields are ignored: a newer vmdesk may have written them. */
 }
 
+/* `n` hex digits exactly (or 1..n with `at_most`) at *p; advances *p. */
+static gboolean
+take_hex (const char **p, guint n, gboolean at_most, guint32 *value)
+{
+  guint32 v = 0;
+  guint i;
+
+  for (i = 0; i < n && g_ascii_isxdigit ((*p)[i]); i++)
+    v = v << 4 | (guint32) g_ascii_xdigit_value ((*p)[i]);
+  if (i == 0 || (!at_most && i != n))
+    return FALSE;
+  *p += i;
+  *value = v;
+  return TRUE;
+}
+
+/* A PCI function as the kernel names it, "DDDD:BB:SS.F" (the domain 4 to 8 hex digits) or
+ * "BB:SS.F" for domain 0; returns the kernel's own spelling, or NULL. The same grammar as
+ * vfio-helper's parser, which the daemon applies again: common links no component. */
+static char *
+pci_address_normalize (const char *text)
+{
+  const char *p = text, *colon = strchr (text, ':');
+  guint32 domain = 0, bus, slot, function;
+
+  if (strlen (text) > 16)
+    return NULL;
+  if (colon && strchr (colon + 1, ':'))
+    {
+      if (!take_hex (&p, 8, TRUE, &domain) || p - text < 4 || *p++ != ':')
+        return NULL;
+    }
+  if (!take_hex (&p, 2, FALSE, &bus) || *p++ != ':' || !take_hex (&p, 2, FALSE, &slot)
+      || *p++ != '.' || !take_hex (&p, 1, FALSE, &function) || *p != '\0'
+      || slot > 0x1f || function > 7)
+    return NULL;
+  return g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, function);
+}
+
+/* <passthrough single-gpu='yes|no'><pci bdf='0000:01:00.0'/>...</passthrough>: a bad entry
+ * is skipped with a warning, the good ones stay. */
+static void
+apply_passthrough (VmdVmSettings *s, xmlNode *element, GPtrArray *warnings)
+{
+  g_autoptr(GPtrArray) bdfs = g_ptr_array_new_with_free_func (g_free);
+  g_autofree xmlChar *single = xmlGetProp (element, BAD_CAST "single-gpu");
+  int v;
+
+  if (single && (v = parse_enum ("passthrough single-gpu", (const char *) single, bool_names,
+                                 G_N_ELEMENTS (bool_names), warnings)) >= 0)
+    s->passthrough_single_gpu = v;
+  for (xmlNode *n = element->children; n; n = n->next)
+    {
+      g_autofree xmlChar *bdf = NULL;
+      g_autofree char *canonical = NULL;
+      g_autofree char *shown = NULL;
+
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "pci"))
+        continue;
+      bdf = xmlGetProp (n, BAD_CAST "bdf");
+      canonical = bdf ? pci_address_normalize ((const char *) bdf) : NULL;
+      if (canonical == NULL)
+        {
+          shown = g_strescape (bdf ? (const char *) bdf : "", NULL);
+          add_warning (warnings, "<passthrough><pci bdf=\"%.64s\">: not a PCI address "
+                       "(DDDD:BB:SS.F, e.g. 0000:01:00.0); ignored", shown);
+        }
+      else if (g_ptr_array_find_with_equal_func (bdfs, canonical, g_str_equal, NULL))
+        add_warning (warnings, "<passthrough>: %s is named twice; once is enough", canonical);
+      else if (bdfs->len >= VMD_PASSTHROUGH_MAX)
+        add_warning (warnings, "<passthrough>: more than %d devices; %s and later ignored",
+                     VMD_PASSTHROUGH_MAX, canonical);
+      else
+        g_ptr_array_add (bdfs, g_steal_pointer (&canonical));
+    }
+  g_ptr_array_add (bdfs, NULL);
+  g_strfreev (s->passthrough_pci);
+  s->passthrough_pci = (GStrv) g_ptr_array_steal (bdfs, NULL);
+}
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 
 VmdVmSettings *
@@ -200,6 +284,11 @@ vmd_vm_settings_parse (const char *xml, GPtrArray *warnings)
 
       if (n->type != XML_ELEMENT_NODE)
         continue;
+      if (xmlStrEqual (n->name, BAD_CAST "passthrough"))
+        {
+          apply_passthrough (s, n, warnings);
+          continue;
+        }
       content = xmlNodeGetContent (n);
       {
         g_autofree char *value = g_strstrip (g_strdup ((const char *) (content ? content : BAD_CAST "")));
@@ -226,6 +315,16 @@ vmd_vm_settings_to_xml (const VmdVmSettings *s)
   xmlNewTextChild (root, NULL, BAD_CAST "on-host-sleep", BAD_CAST host_sleep_names[s->on_host_sleep]);
   xmlNewTextChild (root, NULL, BAD_CAST "on-lid-close", BAD_CAST lid_names[s->on_lid_close]);
   xmlNewTextChild (root, NULL, BAD_CAST "power-channel", BAD_CAST bool_names[!!s->power_channel]);
+  /* Only for a VM that passes devices: most never do, and setup's defaults stay as they were. */
+  if (s->passthrough_pci[0] || s->passthrough_single_gpu)
+    {
+      xmlNode *pt = xmlNewChild (root, NULL, BAD_CAST "passthrough", NULL);
+      if (s->passthrough_single_gpu)
+        xmlNewProp (pt, BAD_CAST "single-gpu", BAD_CAST "yes");
+      for (guint i = 0; s->passthrough_pci[i]; i++)
+        xmlNewProp (xmlNewChild (pt, NULL, BAD_CAST "pci", NULL), BAD_CAST "bdf",
+                    BAD_CAST s->passthrough_pci[i]);
+    }
 
   xmlNodeDump (buf, doc, root, 0, 1);
   out = g_strdup ((const char *) xmlBufferContent (buf));

@@ -60,7 +60,14 @@ typedef struct {
   VmdHostSleepAction on_host_sleep;
   VmdLidAction       on_lid_close;
   gboolean           power_channel;   /* does the VM get the power-bridge channel */
+  /* PCI functions passed through with VFIO ("DDDD:BB:SS.F", lower case, no duplicates);
+   * never NULL, empty when none. vmdeskd binds them (and their sibling functions) to
+   * vfio-pci before the VM starts (docs/vfio.md). */
+  GStrv              passthrough_pci;
+  gboolean           passthrough_single_gpu; /* may take the host's only display */
 } VmdVmSettings;
+
+#define VMD_PASSTHROUGH_MAX   16
 
 VmdVmSettings *vmd_vm_settings_new (void);
 VmdVmSettings *vmd_vm_settings_copy (const VmdVmSettings *settings);

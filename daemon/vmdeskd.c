@@ -4,17 +4,23 @@
 #include "vmd-manager.h"
 #include "vmd-power.h"
 #include "vmd-usb.h"
+#include "vmd-vfio.h"
 
 #include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
 #include <locale.h>
 #include <systemd/sd-daemon.h>
 
+/* How long a single-GPU hand-over may wait for its VM to run before recovery gives the
+ * host its display back (docs/vfio.md). */
+#define VFIO_WATCHDOG_S 120
+
 typedef struct {
   GMainLoop  *loop;
   VmdLibvirt *libvirt;
   VmdManager *manager;
   VmdUsb     *usb;
+  VmdVfio    *vfio;
   VmdPower   *power;
   guint       owner_id;
   int         exit_code;
@@ -189,6 +195,13 @@ main (int argc, char **argv)
       return 1;
     }
   vmd_power_start (d.power);
+  /* Recovery is queued before libvirt starts, so it runs before any StartVM can bind. A
+   * single-GPU hand-over whose VM has not started within the deadline gets the host display
+   * back at the next daemon start (the daemon itself gives devices back on a failed start). */
+  d.vfio = vmd_vfio_new (d.manager, d.libvirt, vmd_vfio_library_ops (),
+                         vmd_vfio_library_new (state_dir, system_bus, VFIO_WATCHDOG_S),
+                         (GDestroyNotify) vmd_vfio_library_free);
+  vmd_vfio_start (d.vfio);
   g_signal_connect (d.libvirt, "first-sync", G_CALLBACK (on_first_sync), &d);
   g_unix_signal_add (SIGTERM, on_sigterm, &d);
   g_unix_signal_add (SIGINT, on_sigterm, &d);
@@ -201,6 +214,7 @@ main (int argc, char **argv)
     g_bus_unown_name (d.owner_id);
   g_signal_handlers_disconnect_by_data (d.libvirt, &d);
   g_clear_object (&d.usb);
+  g_clear_object (&d.vfio);
   g_clear_object (&d.power);
   g_clear_object (&d.manager);
   g_clear_object (&d.libvirt);

@@ -17,6 +17,8 @@ assert_defaults (const VmdVmSettings *s)
   g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_SUSPEND);
   g_assert_cmpint (s->on_lid_close, ==, VMD_LID_FORWARD);
   g_assert_false (s->power_channel);
+  g_assert_cmpuint (g_strv_length (s->passthrough_pci), ==, 0);
+  g_assert_false (s->passthrough_single_gpu);
 }
 
 static void
@@ -109,6 +111,91 @@ test_hostile_sizes_and_entities (void)
 }
 
 static void
+test_passthrough (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse (
+    "<vmdesk:settings xmlns:vmdesk='" VMD_SETTINGS_NS "'><role>gpu</role>"
+    "<vmdesk:passthrough single-gpu='yes'><vmdesk:pci bdf='0000:01:00.0'/>"
+    "  <pci bdf='01:00.1'/><pci bdf='ABCDE:0A:1f.7'/><usb bdf='0000:02:00.0'/></vmdesk:passthrough>"
+    "</vmdesk:settings>", &w);
+  const char *expected[] = { "0000:01:00.0", "0000:01:00.1", "abcde:0a:1f.7", NULL };
+
+  g_assert_cmpuint (w->len, ==, 0);
+  /* Spelled as the kernel does: sysfs names and hostdev aliases compare as strings. */
+  g_assert_cmpstrv (s->passthrough_pci, expected);
+  g_assert_true (s->passthrough_single_gpu);
+  g_assert_cmpstr (s->role, ==, "gpu");
+}
+
+static void
+test_passthrough_bad_entries (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(GString) many = g_string_new ("<settings><passthrough single-gpu='sure'>");
+  g_autoptr(VmdVmSettings) s = NULL;
+  g_autoptr(VmdVmSettings) crowded = NULL;
+  const char *kept[] = { "0000:03:00.0", NULL };
+  const char *bad[] = { "", "0000:01:00", "0000:01:20.0", "0000:01:00.8", "000:01:00.0",
+                        "123456789:01:00.0", "0000:01:00.0\n", " 0000:01:00.0", "0x00:01:00.0",
+                        "0000:01:00.0&quot;/&gt;&lt;pci bdf=&quot;x", "\xef\xbc\x90" "000:01:00.0", NULL };
+
+  for (guint i = 0; bad[i]; i++)
+    g_string_append_printf (many, "<pci bdf=\"%s\"/>", bad[i]);
+  g_string_append (many, "<pci/><pci bdf='0000:03:00.0'/><pci bdf='0000:03:00.0'/>"
+                         "</passthrough></settings>");
+  s = parse (many->str, &w);
+  g_assert_cmpstrv (s->passthrough_pci, kept);
+  g_assert_false (s->passthrough_single_gpu);
+  /* One per bad entry, the attribute-less one, the duplicate, the single-gpu word. */
+  g_assert_cmpuint (w->len, ==, g_strv_length ((GStrv) bad) + 3);
+  g_assert_nonnull (strstr (w->pdata[0], "\"sure\" is not one of no, yes"));
+  g_assert_nonnull (strstr (w->pdata[2], "bdf=\"0000:01:00\">: not a PCI address"));
+  g_assert_nonnull (strstr (w->pdata[w->len - 1], "0000:03:00.0 is named twice"));
+  for (guint i = 0; i < w->len; i++)
+    g_assert_null (strchr (w->pdata[i], '\n'));
+  g_ptr_array_unref (g_steal_pointer (&w));
+
+  g_string_assign (many, "<settings><passthrough>");
+  for (guint i = 0; i < VMD_PASSTHROUGH_MAX + 2; i++)
+    g_string_append_printf (many, "<pci bdf='0000:%02x:00.0'/>", i);
+  g_string_append (many, "</passthrough></settings>");
+  crowded = parse (many->str, &w);
+  g_assert_cmpuint (g_strv_length (crowded->passthrough_pci), ==, VMD_PASSTHROUGH_MAX);
+  g_assert_cmpuint (w->len, ==, 2);
+  g_assert_nonnull (strstr (w->pdata[0], "more than 16 devices"));
+}
+
+static void
+test_passthrough_written_only_when_used (void)
+{
+  g_autoptr(VmdVmSettings) s = vmd_vm_settings_new ();
+  g_autoptr(VmdVmSettings) back = NULL;
+  g_autoptr(VmdVmSettings) copy = NULL;
+  g_autoptr(GPtrArray) w = NULL;
+  g_autofree char *plain = vmd_vm_settings_to_xml (s);
+  g_autofree char *xml = NULL;
+  const char *bdfs[] = { "0000:01:00.0", "0000:01:00.1", NULL };
+
+  g_assert_null (strstr (plain, "passthrough"));
+  g_strfreev (s->passthrough_pci);
+  s->passthrough_pci = g_strdupv ((GStrv) bdfs);
+  s->passthrough_single_gpu = TRUE;
+  copy = vmd_vm_settings_copy (s);
+  g_strfreev (s->passthrough_pci);
+  s->passthrough_pci = g_new0 (char *, 1);
+  /* The copy owns its list. */
+  g_assert_cmpstrv (copy->passthrough_pci, bdfs);
+  xml = vmd_vm_settings_to_xml (copy);
+  g_assert_nonnull (strstr (xml, "<passthrough single-gpu=\"yes\">"));
+  g_assert_nonnull (strstr (xml, "<pci bdf=\"0000:01:00.1\"/>"));
+  back = parse (xml, &w);
+  g_assert_cmpuint (w->len, ==, 0);
+  g_assert_cmpstrv (back->passthrough_pci, bdfs);
+  g_assert_true (back->passthrough_single_gpu);
+}
+
+static void
 test_round_trip (void)
 {
   g_autoptr(VmdVmSettings) s = vmd_vm_settings_new ();
@@ -139,5 +226,9 @@ main (int argc, char **argv)
   g_test_add_func ("/vm-settings/bad-values", test_bad_values_keep_good_ones);
   g_test_add_func ("/vm-settings/hostile", test_hostile_sizes_and_entities);
   g_test_add_func ("/vm-settings/round-trip", test_round_trip);
+  g_test_add_func ("/vm-settings/passthrough", test_passthrough);
+  g_test_add_func ("/vm-settings/passthrough-bad-entries", test_passthrough_bad_entries);
+  g_test_add_func ("/vm-settings/passthrough-written-only-when-used",
+                   test_passthrough_written_only_when_used);
   return g_test_run ();
 }

@@ -55,9 +55,11 @@ class Machine:
 
     def __init__(self, cpuinfo=INTEL_CPUINFO, cmdline="BOOT_IMAGE=/vmlinuz root=UUID=1 ro "
                  "quiet splash intel_iommu=on iommu=pt", iommu=True, kvm=True,
-                 vfio_pci=True):
+                 vfio_pci=True, host_sys=False):
+        """host_sys: the machine's CPU, cgroup and module parts of /sys show through (a
+        usb_hostdev testbed), for a libvirt running under the testbed (vmdeskd's tests)."""
         sysfs.ensure_preloaded()
-        self.tb = sysfs.Testbed()
+        self.tb = sysfs.Testbed(usb_hostdev=host_sys)
         self.root = self.tb.root
         self.iommu = iommu
         self.devices = {}
@@ -240,11 +242,11 @@ class Machine:
 
 # --- the machines -----------------------------------------------------------------------
 
-def desktop_nvidia():
+def desktop_nvidia(**machine):
     """A desktop: Intel CPU, one NVIDIA RTX 4090 with its HDMI audio in IOMMU group 1 with
     the root port (viable); it is the boot VGA and the only display, with an efifb console.
     USB keyboard on the chipset xHCI, root filesystem on an NVMe SSD."""
-    m = Machine()
+    m = Machine(**machine)
     m.pci("0000:00:00.0", 0x8086, 0xa700, 0x060000, group=0)
     port = m.bridge("0000:00:01.0", group=1, device=0xa70d)
     gpu = m.pci("0000:01:00.0", 0x10de, 0x2684, 0x030000, driver="nvidia", group=1,
@@ -266,11 +268,11 @@ def desktop_nvidia():
     return m
 
 
-def hybrid_laptop():
+def hybrid_laptop(**machine):
     """A laptop: Intel iGPU (boot VGA, i915, drives the eDP panel and the console) and an
     NVIDIA RTX 4060 Laptop dGPU with HDMI audio in its own group. Internal keyboard on the
     i8042 (not PCI), a USB mouse on the xHCI, NVMe root."""
-    m = Machine()
+    m = Machine(**machine)
     igpu = m.pci("0000:00:02.0", 0x8086, 0xa7a0, 0x030000, driver="i915", group=0,
                  boot_vga=True, reset_method="flr")
     m.connector(igpu, "card1", "eDP-1", "connected")
@@ -295,11 +297,11 @@ def hybrid_laptop():
     return m
 
 
-def shared_group():
+def shared_group(**machine):
     """A desktop whose GPU slot hangs off the chipset: the GTX 1650 shares IOMMU group 14
     with a SATA controller and a NIC behind the same switch (not viable). Intel iGPU is the
     boot VGA and display."""
-    m = Machine()
+    m = Machine(**machine)
     m.pci("0000:00:02.0", 0x8086, 0x3e92, 0x030000, driver="i915", group=0, boot_vga=True)
     port = m.bridge("0000:00:1c.0", group=14, device=0xa2e7)
     sw = m.bridge("0000:02:00.0", group=14, parent=port, device=0x1184)
@@ -316,10 +318,11 @@ def shared_group():
     return m
 
 
-def iommu_off():
+def iommu_off(**machine):
     """The hybrid laptop as shipped: VT-d off in the firmware, no IOMMU words on the kernel
     command line, so no IOMMU groups at all."""
-    m = Machine(cmdline="BOOT_IMAGE=/vmlinuz root=UUID=1 ro quiet splash", iommu=False)
+    m = Machine(cmdline="BOOT_IMAGE=/vmlinuz root=UUID=1 ro quiet splash", iommu=False,
+                **machine)
     m.pci("0000:00:02.0", 0x8086, 0xa7a0, 0x030000, driver="i915", boot_vga=True)
     port = m.bridge("0000:00:01.0", device=0xa70d)
     m.pci("0000:01:00.0", 0x10de, 0x28e0, 0x030000, driver="nvidia", parent=port,
@@ -329,11 +332,11 @@ def iommu_off():
     return m
 
 
-def amd_no_flr():
+def amd_no_flr(**machine):
     """A Ryzen desktop: the boot display is a Radeon RX 6400 (flr); the RX 580 (Polaris) to
     pass has only a bus reset, its HDMI audio in the same group."""
     m = Machine(cpuinfo=AMD_CPUINFO,
-                cmdline="BOOT_IMAGE=/vmlinuz root=UUID=1 ro amd_iommu=on iommu=pt")
+                cmdline="BOOT_IMAGE=/vmlinuz root=UUID=1 ro amd_iommu=on iommu=pt", **machine)
     port0 = m.bridge("0000:00:01.1", group=2, device=0x1483)
     main = m.pci("0000:09:00.0", 0x1002, 0x743f, 0x030000, driver="amdgpu", group=2,
                  parent=port0, boot_vga=True, reset_method="flr bus")

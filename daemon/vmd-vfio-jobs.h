@@ -1,0 +1,30 @@
+/* vmd-vfio-jobs.h: the pass-through work that blocks (libvirt calls, vfio-helper), run on
+ * the daemon's one vfio worker thread (vmd-vfio.c queues it). */
+#pragma once
+
+#include "vmd-vfio-ops.h"
+
+#include <libvirt/libvirt.h>
+
+/* A device vmdesk bound: the BDF bind was given, and every function it moved. */
+typedef struct {
+  char *bdf;
+  GStrv functions;
+} VmdVfioBound;
+
+void vmd_vfio_bound_free (VmdVfioBound *bound);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdVfioBound, vmd_vfio_bound_free)
+
+/* Before VM `name` starts: reads its persistent settings and definition; when the settings
+ * name devices, checks and plans all of them (nothing is touched if one is refused), binds
+ * each, and makes the definition's vmdesk hostdevs match (virDomainDefineXML, only when
+ * they differ; stale ones of ours are removed even when no device is named). Any failure
+ * gives back what was bound. Returns the VmdVfioBound array (empty when the VM names no
+ * device or already runs); `*single_gpu` is the VM's hand-over opt-in. Errors name the VM
+ * and the device and keep vfio-helper's VMD_VFIO_ERROR codes. */
+GPtrArray  *vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *ops,
+                                  gpointer ops_data, gboolean *single_gpu, GError **error);
+
+/* PCI function -> name of the active domain whose live definition passes it (any hostdev,
+ * whoever added it). */
+GHashTable *vmd_vfio_job_active_users (virConnectPtr conn, GError **error);
