@@ -86,12 +86,11 @@ read_settings (VmdVm *vm, virDomainPtr dom)
 static gboolean
 settings_equal (const VmdVm *a, const VmdVm *b)
 {
-  const VmdVmSettings *x = a->settings, *y = b->settings;
+  /* Compared as the one serializer writes them, so no field can be forgotten here. */
+  g_autofree char *x = vmd_vm_settings_to_xml (a->settings);
+  g_autofree char *y = vmd_vm_settings_to_xml (b->settings);
 
-  return g_str_equal (x->role, y->role) && x->auto_assign_usb == y->auto_assign_usb
-      && x->on_host_sleep == y->on_host_sleep && x->on_lid_close == y->on_lid_close
-      && x->power_channel == y->power_channel
-      && g_strcmp0 (a->settings_warning, b->settings_warning) == 0;
+  return g_str_equal (x, y) && g_strcmp0 (a->settings_warning, b->settings_warning) == 0;
 }
 
 static void

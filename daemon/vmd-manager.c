@@ -225,6 +225,8 @@ typedef struct {
   VmdManager            *self;
   GDBusMethodInvocation *invocation;   /* the return consumes it */
   char                  *name;
+  const VmdStartHook    *hook;         /* the one that prepared, kept for its undo */
+  gpointer               hook_data;
   gboolean               prepared;
 } Starting;
 
@@ -234,7 +236,7 @@ starting_done (Starting *st, GError *error)
   if (error)
     {
       if (st->prepared)
-        st->self->start_hook->undo (st->self->start_hook_data, st->name);
+        st->hook->undo (st->hook_data, st->name);
       g_dbus_method_invocation_return_gerror (st->invocation, error);
     }
   else
@@ -274,7 +276,7 @@ on_vm_prepared (GObject *source, GAsyncResult *result, gpointer data)
   Starting *st = data;
   g_autoptr(GError) error = NULL;
 
-  if (!st->self->start_hook->prepare_finish (st->self->start_hook_data, result, &error))
+  if (!st->hook->prepare_finish (st->hook_data, result, &error))
     {
       starting_done (st, error);
       return;
@@ -305,8 +307,10 @@ handle_start_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invoca
   st->self = g_object_ref (self);
   st->invocation = invocation;
   st->name = g_strdup (name);
-  if (self->start_hook)
-    self->start_hook->prepare (self->start_hook_data, name, on_vm_prepared, st);
+  st->hook = self->start_hook;
+  st->hook_data = self->start_hook_data;
+  if (st->hook)
+    st->hook->prepare (st->hook_data, name, on_vm_prepared, st);
   else
     start_now (st);
 }
