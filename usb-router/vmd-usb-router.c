@@ -251,6 +251,8 @@ on_op_done (GError *error, gpointer user_data)
       vmd_usb_hostdev_free (slot->hostdev);
       slot->vm = op->attach ? g_strdup (op->vm) : NULL;
       slot->hostdev = op->attach ? g_steal_pointer (&op->hostdev) : NULL;
+      /* An older plug's failure, reported meanwhile, is not this one's. */
+      vmd_usb_slot_clear_failure (slot);
       if (op->attach && slot->present)
         {
           g_message ("USB %s: attached to %s", slot->present->id, op->vm);

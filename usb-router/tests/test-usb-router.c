@@ -415,6 +415,29 @@ test_failure_not_retried_in_a_loop (Fixture *f, gconstpointer data)
   assert_aliases (f, "work", "ua-vmdesk-usb-1-2");
 }
 
+/* An attach for an old plug fails after the device was plugged again: the new plug is
+ * attached and its record does not carry the old plug's failure. */
+static void
+test_old_failure_not_carried_over (Fixture *f, gconstpointer data)
+{
+  g_autoptr(VmdUsbPresent) first = yubikey (f, 5);
+  g_autoptr(VmdUsbPresent) again = yubikey (f, 6);
+  g_autoptr(VmdUsbDeviceInfo) info = NULL;
+
+  f->vms->fail_attaches = 1;
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
+  vmd_usb_router_device_added (f->router, first);       /* its attach is now in flight */
+  vmd_usb_router_device_removed (f->router, first->syspath);
+  vmd_usb_router_device_added (f->router, again);
+  drain (f);
+  g_test_assert_expected_messages ();
+  info = vmd_usb_router_lookup (f->router, "1-2");
+  g_assert_cmpint (info->state, ==, VMD_USB_STATE_ATTACHED);
+  g_assert_null (info->error);
+  g_assert_cmpuint (info->devnum, ==, 6);
+  assert_aliases (f, "work", "ua-vmdesk-usb-1-2");
+}
+
 static void
 test_reconcile (Fixture *f, gconstpointer data)
 {
@@ -530,6 +553,7 @@ main (int argc, char **argv)
   ADD ("ambiguous-never-remembered", test_ambiguous_never_remembered);
   ADD ("manual-attach-detach-forget", test_manual_attach_detach_forget);
   ADD ("failure-not-retried-in-a-loop", test_failure_not_retried_in_a_loop);
+  ADD ("old-failure-not-carried-over", test_old_failure_not_carried_over);
   ADD ("reconcile", test_reconcile);
   ADD ("storm", test_storm);
   ADD ("hundred-at-once", test_hundred_at_once);
