@@ -179,14 +179,14 @@ class UsbLab:
             raise TimeoutError(f"{e}; live XML: {self.hostdevs(name)}; "
                                f"QEMU: {self.info_usb(name)}") from None
 
-    def wait_attached(self, name, alias, timeout=10):
+    def wait_attached(self, name, alias, timeout=30):
         """Wait until `alias` is in both the live XML and QEMU; returns its hostdev."""
         hostdevs, _ = self.wait_usb(
             name, lambda hds, qemu: any(h["alias"] == alias for h in hds)
             and any(d["id"] == alias for d in qemu), timeout, f"{alias} attached to {name}")
         return next(h for h in hostdevs if h["alias"] == alias)
 
-    def wait_detached(self, name, alias, timeout=10):
+    def wait_detached(self, name, alias, timeout=30):
         """Wait until `alias` is in neither the live XML nor QEMU."""
         self.wait_usb(name, lambda hds, qemu: all(h["alias"] != alias for h in hds)
                       and all(d["id"] != alias for d in qemu), timeout,

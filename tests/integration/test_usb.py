@@ -306,7 +306,7 @@ class UsbLifecycle(unittest.TestCase):
         self.start_daemon()
         self.plug_key = self.lab.tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="K1",
                                                    interfaces=[(3, 1, 1)])
-        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2")
+        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=40)
         self.lab.power_off("work")
         self.client.wait_signal("VMStateChanged", lambda a: a[0] == "work" and a[1] == "shutoff")
         record = {d["id"]: d for d in self.client.call("ListUSBDevices")[0]}["1-2"]
@@ -331,7 +331,9 @@ class UsbLifecycle(unittest.TestCase):
                                          interfaces=[(3, 1, 1)])
         stick = self.lab.tb.add_usb_device(0x0781, 0x5567, port="1-4", serial="S1",
                                            interfaces=[(8, 6, 0x50)])
-        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2")
+        # A daemon that just opened the embedded root re-attaches to the running QEMUs in
+        # the background; its first attach waits for that (seconds under ASan).
+        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=40)
         self.client.wait_signal("USBAsk", lambda a: a[0]["id"] == "1-4")
         self.client.call("AnswerUSBAsk", ("1-4", "personal", False), "(ssb)")
         self.lab.wait_attached("personal", "ua-vmdesk-usb-1-4")
@@ -344,7 +346,7 @@ class UsbLifecycle(unittest.TestCase):
         personal_before = self.lab.hostdevs("personal")
         asks_before = len(self.client.seen("USBAsk"))
         self.start_daemon()
-        self.lab.wait_detached("work", "ua-vmdesk-usb-1-2")
+        self.lab.wait_detached("work", "ua-vmdesk-usb-1-2", timeout=40)
         # A wrong detach or re-attach of the stick would show within this second.
         time.sleep(1)
         self.assertEqual(self.lab.hostdevs("personal"), personal_before)
