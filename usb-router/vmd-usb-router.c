@@ -415,16 +415,11 @@ redecide (VmdUsbRouter *self, gboolean (*pick) (VmdUsbSlot *slot, gconstpointer 
   settle_all (self);
 }
 
-static gboolean
-pick_none (VmdUsbSlot *slot, gconstpointer data)
-{
-  return FALSE;
-}
-
+/* Nothing to decide again: devices waiting for this VM now find it running. */
 void
 vmd_usb_router_vm_started (VmdUsbRouter *self, const char *vm)
 {
-  redecide (self, pick_none, NULL);
+  settle_all (self);
 }
 
 static gboolean
