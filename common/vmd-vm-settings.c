@@ -45,6 +45,7 @@ vmd_vm_settings_new (void)
   s->power_channel = FALSE;
   s->passthrough_pci = g_new0 (char *, 1);
   s->passthrough_single_gpu = FALSE;
+  s->evdev_inputs = g_new0 (char *, 1);
   return s;
 }
 
@@ -55,6 +56,7 @@ vmd_vm_settings_copy (const VmdVmSettings *settings)
 
   s->role = g_strdup (settings->role);
   s->passthrough_pci = g_strdupv (settings->passthrough_pci);
+  s->evdev_inputs = g_strdupv (settings->evdev_inputs);
   return s;
 }
 
@@ -65,6 +67,7 @@ vmd_vm_settings_free (VmdVmSettings *settings)
     return;
   g_free (settings->role);
   g_strfreev (settings->passthrough_pci);
+  g_strfreev (settings->evdev_inputs);
   g_free (settings);
 }
 
@@ -237,6 +240,36 @@ apply_passthrough (VmdVmSettings *s, xmlNode *element, GPtrArray *warnings)
   s->passthrough_pci = (GStrv) g_ptr_array_steal (bdfs, NULL);
 }
 
+/* <evdev-inputs><input path='/dev/input/by-id/...-event-kbd'/>...</evdev-inputs>: like
+ * <passthrough>, a bad entry is skipped with a warning and the good ones stay. */
+static void
+apply_evdev_inputs (VmdVmSettings *s, xmlNode *element, GPtrArray *warnings)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  for (xmlNode *n = element->children; n; n = n->next)
+    {
+      g_autofree xmlChar *path = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (n->type != XML_ELEMENT_NODE || !xmlStrEqual (n->name, BAD_CAST "input"))
+        continue;
+      path = xmlGetProp (n, BAD_CAST "path");
+      if (!vmd_evdev_path_validate (path ? (const char *) path : "", &error))
+        add_warning (warnings, "<evdev-inputs><input>: %s; ignored", error->message);
+      else if (g_ptr_array_find_with_equal_func (paths, path, g_str_equal, NULL))
+        add_warning (warnings, "<evdev-inputs>: %s is named twice; once is enough", path);
+      else if (paths->len >= VMD_EVDEV_INPUTS_MAX)
+        add_warning (warnings, "<evdev-inputs>: more than %d devices; %s and later ignored",
+                     VMD_EVDEV_INPUTS_MAX, path);
+      else
+        g_ptr_array_add (paths, g_strdup ((const char *) path));
+    }
+  g_ptr_array_add (paths, NULL);
+  g_strfreev (s->evdev_inputs);
+  s->evdev_inputs = (GStrv) g_ptr_array_steal (paths, NULL);
+}
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 
 VmdVmSettings *
@@ -289,6 +322,11 @@ vmd_vm_settings_parse (const char *xml, GPtrArray *warnings)
           apply_passthrough (s, n, warnings);
           continue;
         }
+      if (xmlStrEqual (n->name, BAD_CAST "evdev-inputs"))
+        {
+          apply_evdev_inputs (s, n, warnings);
+          continue;
+        }
       content = xmlNodeGetContent (n);
       {
         g_autofree char *value = g_strstrip (g_strdup ((const char *) (content ? content : BAD_CAST "")));
@@ -324,6 +362,13 @@ vmd_vm_settings_to_xml (const VmdVmSettings *s)
       for (guint i = 0; s->passthrough_pci[i]; i++)
         xmlNewProp (xmlNewChild (pt, NULL, BAD_CAST "pci", NULL), BAD_CAST "bdf",
                     BAD_CAST s->passthrough_pci[i]);
+    }
+  if (s->evdev_inputs[0])
+    {
+      xmlNode *inputs = xmlNewChild (root, NULL, BAD_CAST "evdev-inputs", NULL);
+      for (guint i = 0; s->evdev_inputs[i]; i++)
+        xmlNewProp (xmlNewChild (inputs, NULL, BAD_CAST "input", NULL), BAD_CAST "path",
+                    BAD_CAST s->evdev_inputs[i]);
     }
 
   xmlNodeDump (buf, doc, root, 0, 1);

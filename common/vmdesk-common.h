@@ -65,9 +65,14 @@ typedef struct {
    * vfio-pci before the VM starts (docs/vfio.md). */
   GStrv              passthrough_pci;
   gboolean           passthrough_single_gpu; /* may take the host's only display */
+  /* Host input devices ("/dev/input/..."), handed to the VM while it is on screen and
+   * taken back when it leaves (docs/vm-settings.md); never NULL, empty when none. */
+  GStrv              evdev_inputs;
 } VmdVmSettings;
 
 #define VMD_PASSTHROUGH_MAX   16
+#define VMD_EVDEV_INPUTS_MAX  8
+#define VMD_EVDEV_PATH_MAX    255
 
 VmdVmSettings *vmd_vm_settings_new (void);
 VmdVmSettings *vmd_vm_settings_copy (const VmdVmSettings *settings);
@@ -82,6 +87,10 @@ VmdVmSettings *vmd_vm_settings_parse (const char *xml, GPtrArray *warnings);
 char          *vmd_vm_settings_to_xml (const VmdVmSettings *settings);
 
 const char    *vmd_host_sleep_action_to_string (VmdHostSleepAction action);
+/* An evdev node as settings may name it: absolute, under /dev/input/, no "." or ".."
+ * component, udev's name characters only, at most VMD_EVDEV_PATH_MAX bytes
+ * (VMD_ERROR_INVALID_ARGS). Says nothing of whether it exists. */
+gboolean       vmd_evdev_path_validate (const char *path, GError **error);
 const char    *vmd_lid_action_to_string (VmdLidAction action);
 
 /* `vmdeskctl setup`: returns `domain_xml` with vmdesk's metadata (existing settings are
@@ -91,6 +100,29 @@ const char    *vmd_lid_action_to_string (VmdLidAction action);
 char *vmd_domain_setup_xml (const char *domain_xml, GError **error);
 /* The same XML written the way vmd_domain_setup_xml writes it, so the two can be diffed. */
 char *vmd_domain_xml_reformat (const char *domain_xml, GError **error);
+
+/* vmdesk's evdev inputs in domain XML (libxml2; docs/vm-settings.md#evdev-inputs). Each
+ * carries a user alias VMD_EVDEV_ALIAS_PREFIX<N>, N its index in the settings, so vmdesk
+ * only ever removes inputs it added. */
+#define VMD_EVDEV_ALIAS_PREFIX "ua-vmdesk-evdev-"
+
+typedef struct {
+  char *alias;
+  char *dev;    /* <source dev>, "" when missing */
+  char *xml;    /* the whole <input> element, for virDomainDetachDeviceFlags */
+} VmdEvdevInput;
+void       vmd_evdev_input_free (VmdEvdevInput *input);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdEvdevInput, vmd_evdev_input_free)
+
+/* A keyboard by udev's by-id/by-path naming ("...-event-kbd"). */
+gboolean   vmd_evdev_path_is_keyboard (const char *path);
+/* <input type='evdev'><source dev=PATH [grab='all' repeat='on']/><alias/></input>; a
+ * keyboard gets grab='all' (its grab toggle moves every evdev input of the VM at once)
+ * and repeat='on'. */
+char      *vmd_evdev_input_to_xml (const char *path, guint index, gboolean keyboard);
+/* vmdesk's evdev inputs of a domain XML in document order (VmdEvdevInput *); inputs
+ * without our alias prefix are not listed. NULL with VMD_ERROR_FAILED when it does not parse. */
+GPtrArray *vmd_evdev_inputs_from_domain_xml (const char *xml, GError **error);
 
 /* State files (GKeyFile). Loading never fails: a missing file is empty, an unreadable one is
  * moved to PATH.corrupt with a warning. Saving is atomic and durable (mode 0600). */

@@ -2,6 +2,8 @@
  * and the inventory of VMs kept in step with libvirt's domain events. */
 #include "vmd-libvirt.h"
 
+#include "vmd-live-xml.h"
+
 #include <libvirt/virterror.h>
 
 /* Reconnect delays while libvirt is away: the only timer the daemon runs, and only while
@@ -83,6 +85,16 @@ read_settings (VmdVm *vm, virDomainPtr dom)
     }
 }
 
+/* The display of the live definition while running, else of the persistent one: what
+ * virDomainGetXMLDesc gives without flags. */
+static const char *
+read_display (virDomainPtr dom)
+{
+  g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+
+  return xml ? vmd_live_xml_display (xml, NULL) : "none";
+}
+
 static gboolean
 settings_equal (const VmdVm *a, const VmdVm *b)
 {
@@ -142,6 +154,7 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
   fresh->state = state;
   fresh->reason = state_reason;
   fresh->persistent = persistent;
+  fresh->display = read_display (dom);
   if (old == NULL || reread_settings)
     read_settings (fresh, dom);
   else
@@ -153,7 +166,8 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
 
   state_changed = old == NULL || old->state != fresh->state || old->reason != fresh->reason;
   changed = state_changed || !g_str_equal (old->name, fresh->name)
-         || old->persistent != fresh->persistent || !settings_equal (old, fresh);
+         || old->persistent != fresh->persistent || !settings_equal (old, fresh)
+         || !g_str_equal (old->display, fresh->display);
   if (!changed)
     return TRUE;
 

@@ -1,4 +1,4 @@
-/* vmd-live-xml.c: host devices and a channel's state from a domain's live XML. libvirt
+/* vmd-live-xml.c: host devices, a channel's state and the display from a domain's XML. libvirt
  * writes state='connected' on a virtio channel's <target> while the guest has the port
  * open (QEMU's VSERPORT_CHANGE): for qemu-ga's channel, that is qemu-ga running. */
 #include "vmd-live-xml.h"
@@ -54,4 +54,35 @@ vmd_live_xml_read_devices (const char *xml, const char *channel, VmdLiveDevices 
             read_channel (dev, channel, out);
         }
     }
+}
+
+const char *
+vmd_live_xml_display (const char *xml, guint *index)
+{
+  g_autoptr(xmlDoc) doc = xmlReadMemory (xml, (int) strlen (xml), "domain.xml", NULL,
+                                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  xmlNode *root = doc ? xmlDocGetRootElement (doc) : NULL;
+  guint n = 0;
+
+  for (xmlNode *devices = root ? root->children : NULL; devices; devices = devices->next)
+    {
+      if (!is_element (devices, "devices"))
+        continue;
+      for (xmlNode *dev = devices->children; dev; dev = dev->next)
+        {
+          g_autofree xmlChar *type = NULL;
+
+          if (!is_element (dev, "graphics"))
+            continue;
+          type = xmlGetProp (dev, BAD_CAST "type");
+          if (type && (xmlStrEqual (type, BAD_CAST "spice") || xmlStrEqual (type, BAD_CAST "vnc")))
+            {
+              if (index)
+                *index = n;
+              return xmlStrEqual (type, BAD_CAST "spice") ? "spice" : "vnc";
+            }
+          n++;
+        }
+    }
+  return "none";
 }

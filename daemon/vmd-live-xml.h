@@ -1,4 +1,5 @@
-/* vmd-live-xml.h: what the power bridge reads from a running domain's live XML. */
+/* vmd-live-xml.h: what the power bridge (devices, channels) and the display part read from
+ * a domain's XML. */
 #pragma once
 
 #include <glib.h>
@@ -12,3 +13,9 @@ typedef struct {
 /* Parsed with libxml2, without network or entities; XML that does not parse reads as a
  * domain with none of these. */
 void vmd_live_xml_read_devices (const char *xml, const char *channel, VmdLiveDevices *out);
+
+/* The display a client can reach: the type of the first <graphics> that is SPICE or VNC,
+ * "spice", "vnc", or "none" (no graphics, or only others: sdl, egl-headless, dbus).
+ * `index` (may be NULL) gets its position among all <graphics>, what
+ * virDomainOpenGraphicsFD takes. Static strings. */
+const char *vmd_live_xml_display (const char *xml, guint *index);

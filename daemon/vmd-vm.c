@@ -11,6 +11,7 @@ vmd_vm_new (const char *uuid)
   vm->uuid = g_strdup (uuid);
   vm->name = g_strdup ("");
   vm->state = VIR_DOMAIN_NOSTATE;
+  vm->display = "none";
   vm->settings = vmd_vm_settings_new ();
   return vm;
 }
@@ -41,6 +42,12 @@ vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen)
   g_variant_builder_add (&b, "{sv}", "on-screen", g_variant_new_boolean (on_screen));
   g_variant_builder_add (&b, "{sv}", "role", g_variant_new_string (vm->settings->role));
   g_variant_builder_add (&b, "{sv}", "persistent", g_variant_new_boolean (vm->persistent));
+  g_variant_builder_add (&b, "{sv}", "display", g_variant_new_string (vm->display));
+  /* On screen means the physical output (its own GPU, the host's inputs), not a window. */
+  g_variant_builder_add (&b, "{sv}", "physical-display",
+                         g_variant_new_boolean (vm->settings->evdev_inputs[0] != NULL
+                                                || vm->settings->passthrough_pci[0] != NULL
+                                                || vm->settings->passthrough_single_gpu));
   if (vm->settings_warning)
     g_variant_builder_add (&b, "{sv}", "settings-warning", g_variant_new_string (vm->settings_warning));
   return g_variant_builder_end (&b);

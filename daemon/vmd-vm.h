@@ -13,6 +13,7 @@ typedef struct {
   gboolean       persistent;
   VmdVmSettings *settings;
   char          *settings_warning; /* NULL when the metadata was read cleanly */
+  const char    *display;          /* static: "spice", "vnc" or "none" (vmd_live_xml_display) */
 } VmdVm;
 
 VmdVm      *vmd_vm_new (const char *uuid);

@@ -1,6 +1,8 @@
 /* vmdeskd: wires libvirt, polkit and the on-disk state to org.vmdesk.Manager1.
  * The name is taken only after the first libvirt sync, so a client that sees the name
  * also sees a complete VM list. */
+#include "vmd-display.h"
+#include "vmd-input-follow.h"
 #include "vmd-manager.h"
 #include "vmd-power.h"
 #include "vmd-usb.h"
@@ -22,6 +24,8 @@ typedef struct {
   VmdUsb     *usb;
   VmdVfio    *vfio;
   VmdPower   *power;
+  VmdInputFollow *inputs;
+  VmdDisplay *display;
   guint       owner_id;
   int         exit_code;
 } Daemon;
@@ -202,6 +206,8 @@ main (int argc, char **argv)
                          vmd_vfio_library_new (state_dir, system_bus, VFIO_WATCHDOG_S),
                          (GDestroyNotify) vmd_vfio_library_free);
   vmd_vfio_start (d.vfio);
+  d.inputs = vmd_input_follow_new (d.manager, d.libvirt);
+  d.display = vmd_display_new (d.manager, d.libvirt);
   g_signal_connect (d.libvirt, "first-sync", G_CALLBACK (on_first_sync), &d);
   g_unix_signal_add (SIGTERM, on_sigterm, &d);
   g_unix_signal_add (SIGINT, on_sigterm, &d);
@@ -215,6 +221,8 @@ main (int argc, char **argv)
   g_signal_handlers_disconnect_by_data (d.libvirt, &d);
   g_clear_object (&d.usb);
   g_clear_object (&d.vfio);
+  g_clear_object (&d.inputs);
+  g_clear_object (&d.display);
   g_clear_object (&d.power);
   g_clear_object (&d.manager);
   g_clear_object (&d.libvirt);

@@ -19,6 +19,7 @@ assert_defaults (const VmdVmSettings *s)
   g_assert_false (s->power_channel);
   g_assert_cmpuint (g_strv_length (s->passthrough_pci), ==, 0);
   g_assert_false (s->passthrough_single_gpu);
+  g_assert_cmpuint (g_strv_length (s->evdev_inputs), ==, 0);
 }
 
 static void
@@ -215,6 +216,75 @@ test_round_trip (void)
   g_assert_true (back->power_channel);
 }
 
+static void
+test_evdev_inputs (void)
+{
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = parse (
+    "<vmdesk:settings xmlns:vmdesk='https://vmdesk.org/xmlns/vm-settings/1'><vmdesk:evdev-inputs>"
+    "<vmdesk:input path='/dev/input/by-id/usb-Logitech_K120-event-kbd'/>"
+    "<input path='/dev/input/event7'/><pci path='/dev/input/event8'/><input/>"
+    "<input path='/dev/input/../sda'/><input path='/dev/sda'/><input path='/dev/input/event7'/>"
+    "<input path='/dev/input/ev&amp;&lt;x'/><input path='/dev/input/by-id/'/>"
+    "<input path='dev/input/event1'/></vmdesk:evdev-inputs></vmdesk:settings>", &w);
+  const char *kept[] = { "/dev/input/by-id/usb-Logitech_K120-event-kbd", "/dev/input/event7", NULL };
+  const char *why[] = { "not a device under", "component", "not a device under",
+                        "named twice", "character udev never", "empty", "not a device under" };
+
+  g_assert_cmpstrv (s->evdev_inputs, kept);
+  g_assert_cmpuint (w->len, ==, G_N_ELEMENTS (why));
+  for (guint i = 0; i < w->len; i++)
+    if (strstr (w->pdata[i], why[i]) == NULL)
+      g_error ("warning %u: \"%s\" does not say \"%s\"", i, (char *) w->pdata[i], why[i]);
+}
+
+static void
+test_evdev_inputs_bounded (void)
+{
+  g_autoptr(GString) xml = g_string_new ("<settings><evdev-inputs>");
+  g_autoptr(GPtrArray) w = NULL;
+  g_autoptr(VmdVmSettings) s = NULL;
+  g_autofree char *longest = g_strnfill (VMD_EVDEV_PATH_MAX - strlen ("/dev/input/"), 'a');
+
+  g_string_append_printf (xml, "<input path='/dev/input/%s'/><input path='/dev/input/%sb'/>",
+                          longest, longest);
+  for (guint i = 0; i < VMD_EVDEV_INPUTS_MAX + 2; i++)
+    g_string_append_printf (xml, "<input path='/dev/input/event%u'/>", i);
+  g_string_append (xml, "</evdev-inputs></settings>");
+  s = parse (xml->str, &w);
+  g_assert_cmpuint (g_strv_length (s->evdev_inputs), ==, VMD_EVDEV_INPUTS_MAX);
+  g_assert_cmpuint (strlen (s->evdev_inputs[0]), ==, VMD_EVDEV_PATH_MAX);
+  g_assert_cmpstr (s->evdev_inputs[1], ==, "/dev/input/event0");
+  g_assert_cmpuint (w->len, ==, 4);
+  g_assert_nonnull (strstr (w->pdata[0], "more than 255"));
+  g_assert_nonnull (strstr (w->pdata[1], "more than 8 devices"));
+}
+
+static void
+test_evdev_inputs_round_trip (void)
+{
+  g_autoptr(VmdVmSettings) s = vmd_vm_settings_new ();
+  g_autoptr(VmdVmSettings) copy = NULL;
+  g_autoptr(VmdVmSettings) back = NULL;
+  g_autoptr(GPtrArray) w = NULL;
+  g_autofree char *plain = vmd_vm_settings_to_xml (s);
+  g_autofree char *xml = NULL;
+  const char *paths[] = { "/dev/input/by-path/pci-0000:00:14.0-usb-0:1:1.0-event-kbd",
+                          "/dev/input/by-id/usb-M+S_Mouse@2=x#1-event-mouse", NULL };
+
+  g_assert_null (strstr (plain, "evdev"));
+  g_strfreev (s->evdev_inputs);
+  s->evdev_inputs = g_strdupv ((GStrv) paths);
+  copy = vmd_vm_settings_copy (s);
+  g_strfreev (s->evdev_inputs);
+  s->evdev_inputs = g_new0 (char *, 1);
+  g_assert_cmpstrv (copy->evdev_inputs, paths);
+  xml = vmd_vm_settings_to_xml (copy);
+  back = parse (xml, &w);
+  g_assert_cmpuint (w->len, ==, 0);
+  g_assert_cmpstrv (back->evdev_inputs, paths);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -230,5 +300,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vm-settings/passthrough-bad-entries", test_passthrough_bad_entries);
   g_test_add_func ("/vm-settings/passthrough-written-only-when-used",
                    test_passthrough_written_only_when_used);
+  g_test_add_func ("/vm-settings/evdev-inputs", test_evdev_inputs);
+  g_test_add_func ("/vm-settings/evdev-inputs-bounded", test_evdev_inputs_bounded);
+  g_test_add_func ("/vm-settings/evdev-inputs-round-trip", test_evdev_inputs_round_trip);
   return g_test_run ();
 }

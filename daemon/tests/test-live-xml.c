@@ -52,11 +52,36 @@ test_no_devices_and_garbage (void)
     }
 }
 
+static void
+test_display (void)
+{
+  guint index = 99;
+
+  g_assert_cmpstr (vmd_live_xml_display (live, &index), ==, "none");
+  g_assert_cmpuint (index, ==, 99);
+  g_assert_cmpstr (vmd_live_xml_display (
+    "<domain><devices><graphics type='spice' autoport='yes'><listen type='none'/></graphics>"
+    "<graphics type='vnc'/></devices></domain>", &index), ==, "spice");
+  g_assert_cmpuint (index, ==, 0);
+  /* egl-headless renders for another display; the client's display is the VNC one, the
+   * second <graphics>: the index virDomainOpenGraphicsFD takes. */
+  g_assert_cmpstr (vmd_live_xml_display (
+    "<domain><devices><graphics type='egl-headless'/><video/><graphics type='vnc'/>"
+    "</devices></domain>", &index), ==, "vnc");
+  g_assert_cmpuint (index, ==, 1);
+  g_assert_cmpstr (vmd_live_xml_display (
+    "<domain><metadata><graphics type='spice'/></metadata><devices><graphics type='sdl'/>"
+    "<graphics/></devices></domain>", NULL), ==, "none");
+  for (const char *const *x = (const char *const[]) { "", "<domain", "\xff\xfe", NULL }; *x; x++)
+    g_assert_cmpstr (vmd_live_xml_display (*x, NULL), ==, "none");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/live-xml/channels", test_channels_and_state);
   g_test_add_func ("/live-xml/garbage", test_no_devices_and_garbage);
+  g_test_add_func ("/live-xml/display", test_display);
   return g_test_run ();
 }

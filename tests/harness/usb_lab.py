@@ -66,12 +66,17 @@ class UsbLab:
     run under umockdev's preload (sysfs.ensure_preloaded())."""
 
     def __init__(self, workdir, guest_dir, domains=("work", "personal"), bus=True,
-                 fast_boot=True):
+                 fast_boot=True, graphics=None, paint=None):
+        """graphics: every domain's display server ("spice", "vnc"); paint: domain name ->
+        ANSI colour of its console, e.g. {"work": 4, "personal": 1} (virt.guest_domain_xml:
+        a painted domain boots the bzImage, fast_boot or not)."""
         # Short: socket paths below it (libvirt's, the QMP sockets) must stay < 108 bytes.
         self.workdir = os.path.abspath(workdir)
         self.guest_dir = guest_dir
         self.domains = tuple(domains)
         self.fast_boot = fast_boot
+        self.graphics = graphics
+        self.paint = dict(paint or {})
         self.bus = hbus.PrivateSystemBus(os.path.join(self.workdir, "bus")) if bus else None
         self.tb = None
         self.root = None
@@ -86,7 +91,8 @@ class UsbLab:
             for name in self.domains:
                 self.root.define(virt.guest_domain_xml(
                     name, self.guest_dir, self.serial_log(name), umockdev_dir=self.tb.root,
-                    fast_boot=self.fast_boot, qmp_socket=self.qmp_socket(name)))
+                    fast_boot=self.fast_boot, qmp_socket=self.qmp_socket(name),
+                    graphics=self.graphics, paint=self.paint.get(name)))
         except BaseException:
             self.close()
             raise

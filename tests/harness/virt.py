@@ -25,6 +25,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shlex
 import signal
 import socket
@@ -360,7 +361,8 @@ def guest_image_dir():
 
 
 def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
-                     memory_mib=256, umockdev_dir=None, fast_boot=False, qmp_socket=None):
+                     memory_mib=256, umockdev_dir=None, fast_boot=False, qmp_socket=None,
+                     graphics=None, paint=None):
     """The test guest's domain XML.
 
     fast_boot: boot the ELF vmlinux through PVH, ready in ~4 s instead of ~7 s under TCG;
@@ -374,7 +376,18 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
     qemu-xhci controller for them.
     qmp_socket: a second QMP monitor at that path, the test's own (qmp_hmp): libvirt keeps
     its monitor to itself.
+    graphics: "spice" or "vnc", a display server with <listen type='none'/>: reachable only
+    through virDomainOpenGraphicsFD, as vmdeskd's OpenDisplay hands it out.
+    paint: an ANSI colour 1..6; the guest's init fills its VGA text console with it and one
+    line naming the VM (vmdesk.paint=N vmdesk.name=NAME on the kernel command line). A
+    painted guest always boots the bzImage, fast_boot or not: under PVH the kernel gets no
+    screen_info from a real-mode setup, so it never takes over the VGA text console (the
+    screen keeps SeaBIOS's last words, whatever init writes to tty1).
     """
+    if paint is not None and paint not in range(1, 7):
+        raise ValueError(f"paint must be an ANSI colour 1..6, not {paint!r}")
+    if graphics not in (None, "spice", "vnc"):
+        raise ValueError(f"graphics must be None, 'spice' or 'vnc', not {graphics!r}")
     ET.register_namespace("qemu", QEMU_NS)
     dom = ET.Element("domain", type="qemu")
     ET.SubElement(dom, "name").text = name
@@ -384,10 +397,15 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
 
     os_ = ET.SubElement(dom, "os")
     ET.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
-    kernel = "vmlinux" if fast_boot else "vmlinuz"
+    kernel = "vmlinux" if fast_boot and paint is None else "vmlinuz"
     ET.SubElement(os_, "kernel").text = os.path.join(guest_dir, kernel)
     ET.SubElement(os_, "initrd").text = os.path.join(guest_dir, "initramfs.cpio")
-    ET.SubElement(os_, "cmdline").text = "console=ttyS0 quiet panic=-1"
+    cmdline_text = "console=ttyS0 quiet panic=-1"
+    if paint is not None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+            raise ValueError(f"a painted guest's name goes on its kernel command line: {name!r}")
+        cmdline_text += f" vmdesk.paint={paint} vmdesk.name={name}"
+    ET.SubElement(os_, "cmdline").text = cmdline_text
 
     ET.SubElement(ET.SubElement(dom, "features"), "acpi")  # S3 needs ACPI
     pm = ET.SubElement(dom, "pm")
@@ -406,6 +424,8 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
         if path:
             ET.SubElement(chan, "source", mode="bind", path=path)
         ET.SubElement(chan, "target", type="virtio", name=port)
+    if graphics:
+        ET.SubElement(ET.SubElement(devices, "graphics", type=graphics), "listen", type="none")
     # A VGA console is what QEMU's screendump (virsh screenshot) reads.
     ET.SubElement(ET.SubElement(devices, "video"), "model", type="vga")
     ET.SubElement(devices, "memballoon", model="none")
