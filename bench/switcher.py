@@ -32,17 +32,26 @@ NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 
 
 def context_switches(pid):
-    """Voluntary + involuntary context switches of every thread of `pid`."""
-    total = 0
+    """{thread id: voluntary + involuntary context switches} of every thread of `pid`."""
+    counts = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/status") as f:
-                for line in f:
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        total += int(line.split()[1])
+                counts[tid] = sum(int(line.split()[1]) for line in f
+                                  if line.startswith(("voluntary_ctxt_switches",
+                                                      "nonvoluntary_ctxt_switches")))
         except FileNotFoundError:
             pass
-    return total
+    return counts
+
+
+def wakeups(pid, seconds):
+    """Context switches of `pid`'s threads over `seconds` (a thread that ends meanwhile
+    takes its own away; new threads count in full), and the threads alive at the end."""
+    before = context_switches(pid)
+    time.sleep(seconds)
+    after = context_switches(pid)
+    return sum(n - before.get(tid, 0) for tid, n in after.items()), len(after)
 
 
 def shows(lab, colour):
@@ -107,14 +116,10 @@ def main():
         lab.desktop.key("Escape")
 
         time.sleep(2)  # let the overlay's last replies land
-        before = context_switches(pid)
-        time.sleep(args.idle)
-        hidden = context_switches(pid) - before
+        hidden, threads = wakeups(pid, args.idle)
         lab.ctl("--show")
         time.sleep(2)
-        before = context_switches(pid)
-        time.sleep(args.idle)
-        visible = context_switches(pid) - before
+        visible, _ = wakeups(pid, args.idle)
         lab.desktop.key("Escape")
 
         print(f"switcher, {args.vms} VMs (TCG, SPICE, Xvfb {lab.desktop.size[0]}x{lab.desktop.size[1]})")
@@ -122,7 +127,7 @@ def main():
         print(f"  hotkey -> its display on the X screen:    {summary(displayed)}")
         print(f"  hotkey -> overlay's first full frame:     {summary(opened)}")
         print(f"  wakeups while hidden:  {hidden} context switches in {args.idle:.0f} s "
-              f"({hidden / args.idle:.2f}/s)")
+              f"({hidden / args.idle:.2f}/s, {threads} threads)")
         print(f"  wakeups while open:    {visible} context switches in {args.idle:.0f} s "
               f"({visible / args.idle:.2f}/s; thumbnails refresh every second)")
     finally:

@@ -7,6 +7,9 @@
 #include <libayatana-appindicator/app-indicator.h>
 
 #define ICON_NAME "video-display"
+#define ICON_NO_DAEMON "dialog-warning"
+/* Shown while the USB router waits for the user's answer. */
+#define ICON_ASKING "dialog-question"
 
 struct _VmdTray {
   GObject       parent;
@@ -182,6 +185,23 @@ menu_signature (VmdTray *self)
 }
 
 static void
+update_icon (VmdTray *self, const char *header)
+{
+  GPtrArray *usb = vmd_ui_client_get_usb (self->client);
+  g_autofree char *title = g_strdup_printf ("vmdesk — %s", header);
+  gboolean asking = FALSE;
+
+  for (guint i = 0; i < usb->len && !asking; i++)
+    asking = g_str_equal (((VmdUiUsb *) usb->pdata[i])->state, "asking");
+  app_indicator_set_title (self->indicator, title);
+  app_indicator_set_icon_full (self->indicator,
+                               vmd_ui_client_has_daemon (self->client) ? ICON_NAME : ICON_NO_DAEMON,
+                               header);
+  app_indicator_set_status (self->indicator, asking ? APP_INDICATOR_STATUS_ATTENTION
+                                                    : APP_INDICATOR_STATUS_ACTIVE);
+}
+
+static void
 rebuild_menu (VmdTray *self)
 {
   GtkWidget *menu = GTK_WIDGET (self->menu);
@@ -228,11 +248,7 @@ rebuild_menu (VmdTray *self)
   g_signal_connect (append_item (menu, "Quit", TRUE), "activate", G_CALLBACK (on_quit), self);
   gtk_widget_show_all (menu);
 
-  {
-    g_autofree char *title = g_strdup_printf ("vmdesk — %s", header);
-
-    app_indicator_set_title (self->indicator, title);
-  }
+  update_icon (self, header);
 }
 
 static void
@@ -284,10 +300,11 @@ vmd_tray_new (VmdUiClient *client)
   self->client = g_object_ref (client);
   self->indicator = app_indicator_new ("vmdesk-switcher", ICON_NAME,
                                        APP_INDICATOR_CATEGORY_SYSTEM_SERVICES);
+  app_indicator_set_attention_icon_full (self->indicator, ICON_ASKING,
+                                         "a USB device waits for your answer");
   self->menu = GTK_MENU (g_object_ref_sink (gtk_menu_new ()));
   rebuild_menu (self);
   app_indicator_set_menu (self->indicator, self->menu);
-  app_indicator_set_status (self->indicator, APP_INDICATOR_STATUS_ACTIVE);
   g_signal_connect (client, "changed", G_CALLBACK (on_client_changed), self);
   return self;
 }

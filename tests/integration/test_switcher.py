@@ -151,6 +151,12 @@ class SwitcherOnStatusNotifier(unittest.TestCase):
                 yield from walk(child)
         return [n for n in walk(self.menu()[1]) if n.get("label")]
 
+    def wait_status(self, status):
+        """The item's StatusNotifier status: Active, or NeedsAttention while a USB device
+        waits for an answer."""
+        procs.wait_until(lambda: self.s.desktop.sni_properties(self.menu()[0])["Status"] == status,
+                         10, what=f"tray status {status}")
+
     def wait_menu(self, predicate, what):
         return procs.wait_until(lambda: (lambda ls: ls if predicate([n["label"] for n in ls]) else None)
                                 (self.labels()), 20, what=what)
@@ -182,6 +188,7 @@ class SwitcherOnStatusNotifier(unittest.TestCase):
             notes = self.s.notifications.wait_notifications(what="the ask prompt")
             prompt = notes[-1]
             self.assertIn("YubiKey", prompt["summary"] + prompt["body"])
+            self.wait_status("NeedsAttention")
             labels = dict(prompt["actions"])
             self.assertTrue(any("work" in label for label in labels.values()), labels)
             self.assertTrue(any("personal" in label for label in labels.values()), labels)
@@ -197,6 +204,7 @@ class SwitcherOnStatusNotifier(unittest.TestCase):
             record = {d["id"]: d for d in self.s.client.call("ListUSBDevices")[0]}["1-3"]
             self.assertTrue(record["remembered"], record)
             self.assertEqual((record["state"], record["vm"]), ("attached", "work"))
+            self.wait_status("Active")
             # The tray lists it where it is, with its (hostile) name as plain text.
             items = self.wait_menu(lambda ls: "Yubico YubiKey <b>&amp; — work" in ls,
                                    "the device in the menu")
@@ -210,6 +218,7 @@ class SwitcherOnStatusNotifier(unittest.TestCase):
     def test_3_daemon_restart(self):
         self.s.daemon.stop()
         self.wait_menu(lambda ls: "vmdesk: the daemon is not running" in ls, "the menu says so")
+        self.assertEqual(self.s.desktop.sni_properties(self.menu()[0])["IconName"], "dialog-warning")
         self.assertTrue(self.s.switcher.running())
         self.s.start_daemon()
         items = self.wait_menu(lambda ls: "personal — running" in ls, "the VMs again")
