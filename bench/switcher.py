@@ -113,6 +113,9 @@ def main():
             procs.wait_until(lambda: len(first_frames(lab)) > seen, 30, interval=0.005,
                              what="the first frame")
             opened.append((first_frames(lab)[-1] - t0) / 1000)
+            if opened[-1] > 5000:
+                print(f"slow open ({opened[-1]:.0f} ms); switcher log:\n{lab.log()[-2000:]}\n"
+                      f"vmdeskd log:\n{lab.daemon.log()[-3000:]}", file=sys.stderr)
         lab.desktop.key("Escape")
 
         time.sleep(2)  # let the overlay's last replies land

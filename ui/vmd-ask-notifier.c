@@ -166,6 +166,8 @@ take_prompt (VmdAskNotifier *self, Prompt *prompt)
 
   forget_notification (self, prompt);
   prompt->gone = TRUE;
+  /* A Notify still out may answer after the notifier is gone: it must not find it. */
+  prompt->owner = NULL;
   g_hash_table_remove (self->prompts, prompt->id);
   return taken;
 }

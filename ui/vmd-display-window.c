@@ -3,8 +3,8 @@
  * The window follows the daemon's OnScreen rather than its own clicks, so a switch made
  * with vmdeskctl or the tray shows the same thing. Every SPICE channel connects over a
  * socket the daemon opens (OpenDisplay, virDomainOpenGraphicsFD), so the switcher needs no
- * access to libvirt or QEMU. One session per VM stays open while that VM runs: switching
- * back is instant. Only the VM on screen gets the keyboard and the clipboard. */
+ * access to libvirt or QEMU. Only the VM on screen has a session, so only it gets the
+ * keyboard and the clipboard, and a hidden window receives nothing. */
 #include "vmd-ui-private.h"
 
 #include <spice-client-gtk.h>
@@ -47,6 +47,12 @@ report (VmdDisplayWindow *self, const char *vm, const char *message)
 static void
 vm_session_free (VmSession *vs)
 {
+  GList *channels = spice_session_get_channels (vs->session);
+
+  /* Channels can outlive the session's last reference: none may call back into vs. */
+  for (GList *l = channels; l; l = l->next)
+    g_signal_handlers_disconnect_by_data (l->data, vs);
+  g_list_free (channels);
   g_signal_handlers_disconnect_by_data (vs->session, vs);
   spice_session_disconnect (vs->session);
   if (vs->display)
@@ -59,6 +65,7 @@ vm_session_free (VmSession *vs)
 typedef struct {
   VmdDisplayWindow *self;
   char             *vm;
+  SpiceSession     *session;   /* the session the connection is for */
   SpiceChannel     *channel;   /* NULL: the session's main channel */
 } FdRequest;
 
@@ -68,12 +75,18 @@ on_display_fd (GObject *source, GAsyncResult *result, gpointer user_data)
   FdRequest *request = user_data;
   g_autoptr(GError) error = NULL;
   int fd = vmd_ui_client_open_display_finish (VMD_UI_CLIENT (source), result, &error);
-  VmSession *vs = g_hash_table_lookup (request->self->sessions, request->vm);
+  GHashTable *sessions = request->self->sessions;
+  VmSession *vs = sessions ? g_hash_table_lookup (sessions, request->vm) : NULL;
 
+  /* The VM stopped, or its session was closed and opened again, while the daemon
+   * answered: that connection belongs to nobody now. Opening the main channel of a
+   * newer session with it would disconnect that session. */
+  if (vs && vs->session != request->session)
+    vs = NULL;
   if (fd < 0)
     report (request->self, request->vm, error->message);
   else if (vs == NULL)
-    close (fd);  /* the VM stopped while the daemon answered */
+    close (fd);
   else if (!(request->channel ? spice_channel_open_fd (request->channel, fd)
                               : spice_session_open_fd (vs->session, fd)))
     {
@@ -81,27 +94,29 @@ on_display_fd (GObject *source, GAsyncResult *result, gpointer user_data)
       report (request->self, request->vm, "SPICE refused the connection");
     }
   g_clear_object (&request->channel);
+  g_clear_object (&request->session);
   g_object_unref (request->self);
   g_free (request->vm);
   g_free (request);
 }
 
 static void
-request_fd (VmdDisplayWindow *self, const char *vm, SpiceChannel *channel)
+request_fd (VmSession *vs, SpiceChannel *channel)
 {
   FdRequest *request = g_new0 (FdRequest, 1);
 
-  request->self = g_object_ref (self);
-  request->vm = g_strdup (vm);
+  request->self = g_object_ref (vs->self);
+  request->vm = g_strdup (vs->vm);
+  request->session = g_object_ref (vs->session);
   request->channel = channel ? g_object_ref (channel) : NULL;
-  vmd_ui_client_open_display (self->client, vm, NULL, on_display_fd, request);
+  vmd_ui_client_open_display (vs->self->client, vs->vm, NULL, on_display_fd, request);
 }
 
 static void
 on_channel_open_fd (SpiceChannel *channel, int with_tls, VmSession *vs)
 {
   /* Each channel is a connection of its own; the daemon opens one more. */
-  request_fd (vs->self, vs->vm, channel);
+  request_fd (vs, channel);
 }
 
 static void
@@ -144,39 +159,26 @@ ensure_session (VmdDisplayWindow *self, const char *vm)
                               "enable-audio", FALSE, "enable-smartcard", FALSE, NULL);
   g_signal_connect (vs->session, "channel-new", G_CALLBACK (on_channel_new), vs);
   g_hash_table_insert (self->sessions, g_strdup (vm), vs);
-  request_fd (self, vm, NULL);
+  request_fd (vs, NULL);
   return vs;
 }
 
+/* Only the VM on screen keeps a connection: a hidden display would still receive and
+ * decode every frame the guest draws, so a switcher in the background would never be
+ * idle. Coming back costs a reconnect (~0.1 s, bench/switcher.py). */
 static void
-close_stopped_sessions (VmdDisplayWindow *self)
+close_hidden_sessions (VmdDisplayWindow *self, const char *shown)
 {
   GHashTableIter iter;
   const char *vm;
 
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, (gpointer *) &vm, NULL))
-    {
-      const VmdUiVm *record = vmd_ui_client_find_vm (self->client, vm);
-
-      if (record == NULL || !g_str_equal (record->state, "running"))
-        g_hash_table_iter_remove (&iter);
-    }
+    if (g_strcmp0 (vm, shown) != 0)
+      g_hash_table_iter_remove (&iter);
 }
 
 /* ---- following OnScreen ---- */
-
-static void
-set_clipboard_owner (VmdDisplayWindow *self, const char *shown)
-{
-  GHashTableIter iter;
-  VmSession *vs;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs))
-    g_object_set (spice_gtk_session_get (vs->session), "auto-clipboard",
-                  g_strcmp0 (vs->vm, shown) == 0, NULL);
-}
 
 /* Fullscreen is a request to the window manager; covering the monitor ourselves makes
  * it so without one too (a kiosk session, or Xvfb in the tests). */
@@ -207,12 +209,15 @@ follow_on_screen (VmdDisplayWindow *self)
                   && !vm->physical_display;
   VmSession *vs;
 
-  close_stopped_sessions (self);
+  /* Most changes (battery, USB) are not about the screen: raising the window again
+   * would cover the overlay and take its keyboard. */
+  if (show && g_strcmp0 (self->shown, vm->name) == 0 && gtk_widget_get_visible (GTK_WIDGET (self)))
+    return;
   g_clear_pointer (&self->shown, g_free);
+  close_hidden_sessions (self, show ? vm->name : NULL);
   if (!show)
     {
       /* The host's desktop, or a VM on a physical output: nothing of ours in the way. */
-      set_clipboard_owner (self, NULL);
       gtk_widget_hide (GTK_WIDGET (self));
       return;
     }
@@ -223,7 +228,7 @@ follow_on_screen (VmdDisplayWindow *self)
       gtk_stack_set_visible_child (self->stack, GTK_WIDGET (vs->display));
       gtk_widget_grab_focus (GTK_WIDGET (vs->display));
     }
-  set_clipboard_owner (self, vm->name);
+  g_object_set (spice_gtk_session_get (vs->session), "auto-clipboard", TRUE, NULL);
   cover_monitor (self);
   gtk_window_present (GTK_WINDOW (self));
 }

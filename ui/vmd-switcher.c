@@ -137,6 +137,10 @@ rebuild_cards (VmdSwitcher *self)
 
   for (GList *l = old; l; l = l->next)
     gtk_widget_destroy (l->data);
+  /* A VM that stopped shows its icon, not its last screen. */
+  for (guint i = 0; i < vms->len; i++)
+    if (!g_str_equal (((VmdUiVm *) vms->pdata[i])->state, "running"))
+      g_hash_table_remove (self->thumbnails, ((VmdUiVm *) vms->pdata[i])->name);
   gtk_container_add (GTK_CONTAINER (self->cards),
                      card_new (self, "", "Host desktop",
                                !vmd_ui_client_has_daemon (self->client) ? "vmdeskd is not running"
@@ -334,14 +338,14 @@ on_switched (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(VmdSwitcher) self = user_data;
+  g_autoptr(ThumbRequest) request = user_data;  /* the same pair: the overlay, a VM */
   g_autoptr(GError) error = NULL;
-  const char *vm = g_object_get_data (G_OBJECT (self), "starting");
 
   if (!vmd_ui_client_start_finish (VMD_UI_CLIENT (source), result, &error))
-    report (self, "Start", error);
+    report (request->self, "Start", error);
   else
-    vmd_ui_client_switch (self->client, vm, NULL, on_switched, g_object_ref (self));
+    vmd_ui_client_switch (request->self->client, request->vm, NULL, on_switched,
+                          g_object_ref (request->self));
 }
 
 static void
@@ -351,8 +355,11 @@ choose (VmdSwitcher *self, const char *vm)
   if (vm[0] != '\0' && !is_running (self, vm))
     {
       /* A VM that is off is started first, then put on screen. */
-      g_object_set_data_full (G_OBJECT (self), "starting", g_strdup (vm), g_free);
-      vmd_ui_client_start (self->client, vm, on_started, g_object_ref (self));
+      ThumbRequest *request = g_new0 (ThumbRequest, 1);
+
+      request->self = g_object_ref (self);
+      request->vm = g_strdup (vm);
+      vmd_ui_client_start (self->client, vm, on_started, request);
       return;
     }
   vmd_ui_client_switch (self->client, vm, NULL, on_switched, g_object_ref (self));
@@ -432,10 +439,20 @@ vmd_switcher_dispose (GObject *object)
   if (self->client)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
-  g_clear_pointer (&self->thumbnails, g_hash_table_unref);
-  g_clear_pointer (&self->in_flight, g_hash_table_unref);
-  g_clear_pointer (&self->answered, g_hash_table_unref);
   G_OBJECT_CLASS (vmd_switcher_parent_class)->dispose (object);
+}
+
+/* The tables outlive dispose: GtkWidget's dispose unmaps a visible overlay, and unmap
+ * uses them. */
+static void
+vmd_switcher_finalize (GObject *object)
+{
+  VmdSwitcher *self = VMD_SWITCHER (object);
+
+  g_hash_table_unref (self->thumbnails);
+  g_hash_table_unref (self->in_flight);
+  g_hash_table_unref (self->answered);
+  G_OBJECT_CLASS (vmd_switcher_parent_class)->finalize (object);
 }
 
 static void
@@ -476,6 +493,7 @@ vmd_switcher_class_init (VmdSwitcherClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = vmd_switcher_dispose;
+  object_class->finalize = vmd_switcher_finalize;
   widget_class->map = vmd_switcher_map;
   widget_class->unmap = vmd_switcher_unmap;
   widget_class->map_event = vmd_switcher_map_event;

@@ -270,7 +270,12 @@ vmd_tray_dispose (GObject *object)
   g_clear_object (&self->indicator);
   g_clear_pointer (&self->shown, g_free);
   if (self->menu)
-    gtk_widget_destroy (GTK_WIDGET (g_steal_pointer (&self->menu)));
+    {
+      GtkWidget *menu = GTK_WIDGET (g_steal_pointer (&self->menu));
+
+      gtk_widget_destroy (menu);
+      g_object_unref (menu);  /* our reference from ref_sink */
+    }
   G_OBJECT_CLASS (vmd_tray_parent_class)->dispose (object);
 }
 

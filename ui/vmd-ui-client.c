@@ -23,6 +23,7 @@ struct _VmdUiClient {
   GCancellable    *reading;     /* the current owner's reads; cancelled when it goes */
   gboolean         has_daemon;
   guint            reads_pending; /* the full read after the daemon appeared */
+  char            *owner;       /* the daemon's unique name: signals only from it */
   GPtrArray       *vms;         /* VmdUiVm, sorted by name */
   GPtrArray       *usb;         /* VmdUiUsb, sorted by id */
   char            *on_screen;
@@ -160,6 +161,20 @@ read_from_daemon (VmdUiClient *self, const char *method, const char *reply_type,
                           self->reading, on_read_reply, task);
 }
 
+/* The questions of a daemon that went (or was read again) are not asked any more; the
+ * daemon that answers now asks again for what is still pending. */
+static void
+withdraw_asks (VmdUiClient *self)
+{
+  for (guint i = 0; i < self->usb->len; i++)
+    {
+      const VmdUiUsb *usb = self->usb->pdata[i];
+
+      if (g_str_equal (usb->state, "asking"))
+        g_signal_emit (self, signals[SIGNAL_ASK_DONE], 0, usb->id);
+    }
+}
+
 /* candidates: the signal's, or (NULL) the record's "candidates" key. */
 static void
 emit_ask_with (VmdUiClient *self, const VmdUiUsb *usb, const char *const *raw, guint timeout_ms)
@@ -226,6 +241,7 @@ got_usb (VmdUiClient *self, GVariant *reply)
   GVariantIter iter;
   GVariant *record;
 
+  withdraw_asks (self);
   g_ptr_array_set_size (self->usb, 0);
   g_variant_iter_init (&iter, list);
   while ((record = g_variant_iter_next_value (&iter)))
@@ -280,6 +296,8 @@ read_on_screen (VmdUiClient *self)
 static void
 forget_daemon (VmdUiClient *self)
 {
+  withdraw_asks (self);
+  g_clear_pointer (&self->owner, g_free);
   g_cancellable_cancel (self->reading);
   g_clear_object (&self->reading);
   self->has_daemon = FALSE;
@@ -298,6 +316,7 @@ on_name_appeared (GDBusConnection *bus, const char *name, const char *owner, gpo
   forget_daemon (self);
   self->reading = g_cancellable_new ();
   self->has_daemon = TRUE;
+  self->owner = g_strdup (owner);
   g_debug ("vmdeskd appeared as %s", owner);
   /* OnScreen first: the VM records' on-screen flags are corrected against it. */
   read_on_screen (self);
@@ -329,7 +348,9 @@ on_signal (GDBusConnection *bus, const char *sender, const char *path, const cha
 {
   VmdUiClient *self = user_data;
 
-  if (!self->has_daemon)
+  /* Only the current owner of the name: not a late signal of the daemon that went, and
+   * not another peer sending signals to us. */
+  if (!self->has_daemon || g_strcmp0 (sender, self->owner) != 0)
     return;
   if (g_str_equal (name, "VMChanged") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(a{sv})")))
     {
@@ -512,6 +533,13 @@ on_screenshot_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_variant_get (reply, "(uu@ay)", &width, &height, &pixels);
+  if (!vmd_ui_fits (width, height, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "max-width")),
+                    GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "max-height"))))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               "vmdeskd sent a %ux%u screenshot, larger than asked for", width, height);
+      return;
+    }
   bytes = g_variant_get_data_as_bytes (pixels);
   pixbuf = vmd_ui_pixbuf_from_rgb (bytes, width, height, &error);
   if (pixbuf == NULL)
@@ -527,6 +555,8 @@ vmd_ui_client_screenshot (VmdUiClient *self, const char *vm, guint max_width, gu
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
+  g_object_set_data (G_OBJECT (task), "max-width", GUINT_TO_POINTER (max_width));
+  g_object_set_data (G_OBJECT (task), "max-height", GUINT_TO_POINTER (max_height));
   g_dbus_connection_call (self->bus, MANAGER_NAME, MANAGER_PATH, MANAGER_IFACE, "Screenshot",
                           g_variant_new ("(suu)", vm, max_width, max_height),
                           G_VARIANT_TYPE ("(uuay)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 30000,
@@ -576,6 +606,8 @@ vmd_ui_client_open_display (VmdUiClient *self, const char *vm, GCancellable *can
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
+  /* Once the reply came, the fd is the caller's: a late cancel must not drop it. */
+  g_task_set_check_cancellable (task, FALSE);
   g_dbus_connection_call_with_unix_fd_list (self->bus, MANAGER_NAME, MANAGER_PATH, MANAGER_IFACE,
                                             "OpenDisplay", g_variant_new ("(s)", vm),
                                             G_VARIANT_TYPE ("(h)"),
@@ -664,6 +696,7 @@ vmd_ui_client_finalize (GObject *object)
   g_ptr_array_unref (self->usb);
   g_free (self->on_screen);
   g_free (self->power_summary);
+  g_free (self->owner);
   G_OBJECT_CLASS (vmd_ui_client_parent_class)->finalize (object);
 }
 

@@ -22,6 +22,8 @@ void      vmd_ui_vm_free (VmdUiVm *vm);
 void      vmd_ui_usb_free (VmdUiUsb *usb);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdUiVm, vmd_ui_vm_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdUiUsb, vmd_ui_usb_free)
+/* Whether width x height fits max_width x max_height (0: no limit that way). */
+gboolean   vmd_ui_fits (guint width, guint height, guint max_width, guint max_height);
 /* Packed RGB rows (width * 3 bytes each) as a pixbuf; an error when the sizes disagree. */
 GdkPixbuf *vmd_ui_pixbuf_from_rgb (GBytes *rgb, guint width, guint height, GError **error);
 

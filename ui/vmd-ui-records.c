@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "vmdesk-common.h"
+
 #define LABEL_MAX_CHARS 48
 /* The daemon scales screenshots; anything larger than this is not a thumbnail. */
 #define PIXBUF_MAX_SIDE 8192
@@ -111,13 +113,16 @@ VmdUiVm *
 vmd_ui_vm_from_record (GVariant *record)
 {
   g_autoptr(VmdUiVm) vm = NULL;
+  const char *name = NULL;
 
   if (!g_variant_is_of_type (record, G_VARIANT_TYPE_VARDICT))
     return NULL;
-  vm = g_new0 (VmdUiVm, 1);
-  vm->name = lookup_text (record, "name", 256);
-  if (vm->name[0] == '\0')
+  /* The name goes back to the daemon (Switch) and into the settings file's lookup: a
+   * name that is not a valid VM name is not cleaned up into another one, it is dropped. */
+  if (!g_variant_lookup (record, "name", "&s", &name) || !vmd_vm_name_validate (name, NULL))
     return NULL;
+  vm = g_new0 (VmdUiVm, 1);
+  vm->name = g_strdup (name);
   vm->state = lookup_text (record, "state", 32);
   vm->display = lookup_text (record, "display", 16);
   vm->physical_display = lookup_bool (record, "physical-display");
@@ -168,6 +173,12 @@ vmd_ui_usb_free (VmdUiUsb *usb)
   g_free (usb->state);
   g_free (usb->vm);
   g_free (usb);
+}
+
+gboolean
+vmd_ui_fits (guint width, guint height, guint max_width, guint max_height)
+{
+  return (max_width == 0 || width <= max_width) && (max_height == 0 || height <= max_height);
 }
 
 GdkPixbuf *

@@ -46,7 +46,8 @@ on_client_changed (VmdUiClient *client, Switcher *s)
 {
   const char *on_screen = vmd_ui_client_get_on_screen (client);
 
-  if (!vmd_ui_client_has_daemon (client) || g_strcmp0 (on_screen, s->last_on_screen) == 0)
+  /* Only once the daemon's OnScreen is read: a half-read model says "the host". */
+  if (!vmd_ui_client_is_loaded (client) || g_strcmp0 (on_screen, s->last_on_screen) == 0)
     return;
   g_free (s->last_on_screen);
   s->last_on_screen = g_strdup (on_screen);

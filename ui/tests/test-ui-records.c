@@ -99,6 +99,18 @@ test_records (void)
   g_assert_true (vm->on_screen);
   g_assert_false (vm->physical_display);
   g_assert_null (vmd_ui_vm_from_record (nameless));
+  {
+    /* A name that is not a VM name is dropped, not cleaned into another name. */
+    g_autoptr(GVariant) bad = g_variant_ref_sink (g_variant_new_parsed ("{'name': <'work\nx'>}"));
+    g_autoptr(GVariant) slash = g_variant_ref_sink (g_variant_new_parsed ("{'name': <'../etc'>}"));
+
+    g_assert_null (vmd_ui_vm_from_record (bad));
+    g_assert_null (vmd_ui_vm_from_record (slash));
+  }
+  g_assert_true (vmd_ui_fits (320, 200, 320, 200));
+  g_assert_true (vmd_ui_fits (4000, 10, 0, 0));
+  g_assert_false (vmd_ui_fits (321, 200, 320, 200));
+  g_assert_false (vmd_ui_fits (10, 201, 0, 200));
   g_assert_null (vmd_ui_usb_from_record (nameless));
   /* Wrong types read as absent, never as garbage. */
   g_assert_cmpstr (odd->state, ==, "");
