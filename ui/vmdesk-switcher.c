@@ -190,7 +190,7 @@ static const GOptionEntry options[] = {
   { "quit", 0, 0, G_OPTION_ARG_NONE, NULL, "Quit the running instance", NULL },
   { "no-tray", 0, 0, G_OPTION_ARG_NONE, NULL, "No status icon (another shell shows VMs)", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the version and exit", NULL },
-  { NULL }
+  { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL }
 };
 
 static int

@@ -24,12 +24,12 @@ from harness import procs
 
 PYTHON = "/usr/bin/python3"  # the one with gi and dbusmock
 
-# A system bus in all but trust: anyone may own any name and send or receive anything.
+# A bus that trusts everyone: anyone may own any name and send or receive anything.
 # No <servicedir>: nothing gets auto-started, a missing mock stays missing.
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
-  <type>system</type>
+  <type>{type}</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
@@ -41,6 +41,12 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
   </policy>
 </busconfig>
 """
+
+
+def bus_config(bus_type, socket_path):
+    """dbus-daemon configuration of a private bus of `bus_type` ("system", "session") on a
+    unix socket: everyone trusted, nothing activated."""
+    return _CONFIG.format(type=bus_type, socket=escape(socket_path))
 
 # The stock logind template lacks LidClosed, Docked and InhibitDelayMaxUSec, and has no way
 # to announce sleep or shutdown. Extending it in a template (not with AddProperty after
@@ -114,7 +120,7 @@ class PrivateSystemBus:
 
     def start(self, timeout=10):
         with open(self.config, "w") as f:
-            f.write(_CONFIG.format(socket=escape(self.socket)))
+            f.write(bus_config("system", self.socket))
         with open(self.log, "a") as log:
             self._child = procs.Child(
                 ["dbus-daemon", f"--config-file={self.config}", "--nofork", "--nopidfile",

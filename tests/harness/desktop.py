@@ -29,7 +29,6 @@ import select
 import shutil
 import subprocess
 from contextlib import contextmanager
-from xml.sax.saxutils import escape
 
 import gi
 
@@ -37,27 +36,11 @@ gi.require_version("Gdk", "3.0")
 gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import Gdk, GdkPixbuf, Gio, GLib  # noqa: E402
 
+from harness import bus as hbus  # noqa: E402
 from harness import procs  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # the one with gi and dbusmock
 
-# A session bus that trusts everyone and activates nothing: a service a test did not
-# start (dconf, at-spi, a portal) stays absent instead of being launched behind its back.
-_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-"""
 
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
@@ -225,7 +208,9 @@ class Desktop:
     def _start_bus(self, timeout):
         config = os.path.join(self.workdir, "session-bus.conf")
         with open(config, "w") as f:
-            f.write(_CONFIG.format(socket=escape(self.socket)))
+            # Activates nothing: a service a test did not start (dconf, at-spi, a portal)
+            # stays absent instead of being launched behind its back.
+            f.write(hbus.bus_config("session", self.socket))
         log = os.path.join(self.workdir, "session-bus.log")
         with open(log, "a") as logf:
             self._bus = procs.Child(

@@ -38,7 +38,7 @@ class SwitcherLab:
     tray: "xembed" (an XEmbed tray, no StatusNotifier host) or "sni" (a watcher, so the
     icon registers as a StatusNotifierItem and its menu is read over dbusmenu)."""
 
-    def __init__(self, guest_dir, tray="xembed", paint=None, policy=""):
+    def __init__(self, guest_dir, tray="xembed", paint=None, policy="", switcher_conf=None):
         self.workdir = tempfile.mkdtemp(prefix="sw-", dir="/tmp")
         self.lab = None
         self.desktop = None
@@ -47,6 +47,7 @@ class SwitcherLab:
         self.guest_dir = guest_dir
         self.paint = dict(paint or PAINT)
         self.policy = policy
+        self.switcher_conf = switcher_conf  # text of ~/.config/vmdesk/switcher.conf
 
     def start(self):
         """Everything up, guests booted and painted, the switcher running; returns self."""
@@ -82,6 +83,11 @@ class SwitcherLab:
     def start_switcher(self):
         env = self.desktop.env({k: v for k, v in self.lab.bus.env().items()
                                 if k not in ("LD_PRELOAD", "UMOCKDEV_DIR")})
+        if self.switcher_conf is not None:
+            conf_dir = os.path.join(env["XDG_CONFIG_HOME"], "vmdesk")
+            os.makedirs(conf_dir, exist_ok=True)
+            with open(os.path.join(conf_dir, "switcher.conf"), "w") as f:
+                f.write(self.switcher_conf.format(workdir=self.workdir))
         env["VMDESK_SWITCHER_TRACE"] = "1"
         env["G_MESSAGES_DEBUG"] = "vmdesk-switcher"
         self.switcher_log = os.path.join(self.workdir, "switcher.log")

@@ -27,13 +27,23 @@ POLICY = """\
 # A YubiKey is asked about; everything else stays on the host.
 ask work personal id 1050:0407
 """
-@unittest.skipUnless(GUEST_DIR, "VMDESK_GUEST_DIR is not set")
-class SwitcherOnXembed(unittest.TestCase):
-    """Overlay, display and the XEmbed tray fallback (no StatusNotifier host)."""
+# A pass-through GPU's monitor input would be switched here (ddcutil); the test records
+# which command ran, in order.
+SWITCHER_CONF = """\
+[vm work]
+on-screen-command=/bin/sh -c "echo work >> {workdir}/on-screen"
+[host]
+on-screen-command=/bin/sh -c "echo host >> {workdir}/on-screen"
+"""
+
+
+class SwitcherCase(unittest.TestCase):
+    """One SwitcherLab per class, with the class's `tray`: the guests boot once."""
+    tray = None
 
     @classmethod
     def setUpClass(cls):
-        cls.s = SwitcherLab(GUEST_DIR, tray="xembed", policy=POLICY)
+        cls.s = SwitcherLab(GUEST_DIR, tray=cls.tray, policy=POLICY, switcher_conf=SWITCHER_CONF)
         try:
             cls.s.start()
         except BaseException:
@@ -43,6 +53,12 @@ class SwitcherOnXembed(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.s.close()
+
+
+@unittest.skipUnless(GUEST_DIR, "VMDESK_GUEST_DIR is not set")
+class SwitcherOnXembed(SwitcherCase):
+    """Overlay, display and the XEmbed tray fallback (no StatusNotifier host)."""
+    tray = "xembed"
 
     def setUp(self):
         self.s.switch("")
@@ -114,6 +130,24 @@ class SwitcherOnXembed(unittest.TestCase):
         self.s.desktop.key("Down", "Right", "Return")
         self.s.wait_on_screen("personal")
 
+    def test_6_on_screen_commands(self):
+        marks = os.path.join(self.s.workdir, "on-screen")
+
+        def last():
+            try:
+                with open(marks) as f:
+                    return f.read().split()[-1:]
+            except FileNotFoundError:
+                return []
+        self.s.switch("work")
+        procs.wait_until(lambda: last() == ["work"], 10, what="work's on-screen-command")
+        self.s.switch("personal")  # no command of its own: nothing runs
+        self.s.switch("")
+        procs.wait_until(lambda: last() == ["host"], 10, what="the host's on-screen-command")
+        with open(marks) as f:
+            lines = f.read().split()
+        self.assertEqual(lines[-2:], ["work", "host"], lines)
+
     def _shows(self, name):
         """A screenshot in which `name`'s colour fills the middle of the screen, or None."""
         shot = self.s.desktop.screenshot()
@@ -124,21 +158,9 @@ class SwitcherOnXembed(unittest.TestCase):
 
 
 @unittest.skipUnless(GUEST_DIR, "VMDESK_GUEST_DIR is not set")
-class SwitcherOnStatusNotifier(unittest.TestCase):
+class SwitcherOnStatusNotifier(SwitcherCase):
     """The tray through a StatusNotifier host, "ask" prompts, and a daemon restart."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.s = SwitcherLab(GUEST_DIR, tray="sni", policy=POLICY)
-        try:
-            cls.s.start()
-        except BaseException:
-            cls.s.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
+    tray = "sni"
 
     def menu(self):
         item = self.s.desktop.wait_sni_items()[0]
