@@ -18,6 +18,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (virStream, virStreamFree)
 struct _VmdDisplay {
   GObject     parent;
   VmdLibvirt *libvirt;
+  GHashTable *screenshots;  /* VMs with a screendump under way */
 };
 
 G_DEFINE_TYPE (VmdDisplay, vmd_display, G_TYPE_OBJECT)
@@ -246,7 +247,9 @@ on_screenshot (GObject *source, GAsyncResult *result, gpointer data)
   GDBusMethodInvocation *invocation = data;
   g_autoptr(GError) error = NULL;
   VmdRgbImage *image = g_task_propagate_pointer (G_TASK (result), &error);
+  Request *req = g_task_get_task_data (G_TASK (result));
 
+  g_hash_table_remove (VMD_DISPLAY (source)->screenshots, req->name);
   if (image == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
@@ -268,8 +271,15 @@ handle_screenshot (gpointer owner, GVariant *params, GDBusMethodInvocation *invo
   Request *req;
 
   g_variant_get (params, "(&suu)", &name, &max_width, &max_height);
+  if (g_hash_table_contains (self->screenshots, name))
+    {
+      g_dbus_method_invocation_return_error (invocation, VMD_ERROR, VMD_ERROR_CONFLICT,
+                                             "a screenshot of '%s' is being taken", name);
+      return;
+    }
   if ((task = start_request (self, name, invocation, on_screenshot)) == NULL)
     return;
+  g_hash_table_add (self->screenshots, g_strdup (name));
   req = g_task_get_task_data (task);
   req->max_width = max_width;
   req->max_height = max_height;
@@ -321,14 +331,23 @@ vmd_display_dispose (GObject *object)
 }
 
 static void
+vmd_display_finalize (GObject *object)
+{
+  g_hash_table_unref (VMD_DISPLAY (object)->screenshots);
+  G_OBJECT_CLASS (vmd_display_parent_class)->finalize (object);
+}
+
+static void
 vmd_display_class_init (VmdDisplayClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = vmd_display_dispose;
+  G_OBJECT_CLASS (klass)->finalize = vmd_display_finalize;
 }
 
 static void
 vmd_display_init (VmdDisplay *self)
 {
+  self->screenshots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 VmdDisplay *

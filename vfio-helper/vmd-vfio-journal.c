@@ -111,7 +111,8 @@ parse_line (const char *line, gsize len)
   text[sum_at - text] = '\0';
 
   fields = g_strsplit (text, " ", MAX_PAIRS + 2);
-  if (!is_word (fields[0], strlen (fields[0])))
+  /* " sum=..." alone (a correct sum of nothing) splits into no field at all. */
+  if (fields[0] == NULL || !is_word (fields[0], strlen (fields[0])))
     return NULL;
   for (guint i = 1; fields[i]; i++)
     {

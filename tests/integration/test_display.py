@@ -4,6 +4,8 @@ no graphics at all and paints its console red (1)."""
 import os
 import socket
 import struct
+import threading
+import time
 import unittest
 
 from gi.repository import Gio, GLib
@@ -120,6 +122,41 @@ class Display(VmdeskCase):
         self.assertEqual(self.screenshot("work", 0, 50)[:2], (90, 50))
         self.assertEqual(self.screenshot("work", 4000, 4000)[:2], TEXT_MODE)   # never up
         self.assertEqual(self.client.call("GetVM", ("work",), "(s)")[0]["display"], "spice")
+
+    def test_one_screenshot_per_vm_at_a_time(self):
+        self.polkitd.set_allowed(["org.vmdesk.display"])
+        self.start("work", "VMDESK-GUEST-PAINTED")
+        # Eight callers at once: each gets the image or Conflict, never a pile of workers.
+        replies, done = [], threading.Event()
+
+        def answered(conn, result):
+            try:
+                replies.append(conn.call_finish(result).unpack()[:2])
+            except GLib.Error as e:
+                replies.append(error_name(e))
+            if len(replies) == 8:
+                done.set()
+        context = GLib.MainContext.new()
+        context.push_thread_default()
+        try:
+            for _ in range(8):
+                self.client.conn.call(NAME, PATH, IFACE, "Screenshot",
+                                      GLib.Variant("(suu)", ("work", 64, 64)), GLib.VariantType("(uuay)"),
+                                      Gio.DBusCallFlags.NO_AUTO_START, 60000, None, answered)
+            deadline = time.monotonic() + 60
+            while not done.is_set() and time.monotonic() < deadline:
+                context.iteration(True)
+        finally:
+            context.pop_thread_default()
+        self.assertEqual(len(replies), 8, replies)
+        images = [r for r in replies if isinstance(r, tuple)]
+        self.assertTrue(images, replies)
+        self.assertTrue(all(r == "org.vmdesk.Error.Conflict" for r in replies if r not in images),
+                        replies)
+        self.assertEqual({size for size in images}, {images[0]}, replies)
+        self.assertEqual(images[0][0], 64)
+        # Once they are answered, the VM is free again.
+        self.assertEqual(self.screenshot("work", 64, 64)[:2], images[0])
 
     def test_open_display_speaks_spice(self):
         self.polkitd.set_allowed(["org.vmdesk.display"])

@@ -111,6 +111,17 @@ test_damage (void)
   last[2] ^= 0x01;
   g_clear_pointer (&records, g_ptr_array_unref);
 
+  /* A line that is nothing but a correct sum of nothing (found by fuzz-vfio-journal): a
+   * bad last line, so a torn tail, not a crash. */
+  {
+    const char *nothing = " sum=e3b0c44298fc1c14\n";
+    g_autoptr(GPtrArray) none = vmd_journal_parse (nothing, strlen (nothing), &torn, &corrupt);
+
+    g_assert_cmpuint (none->len, ==, 0);
+    g_assert_true (torn);
+    g_assert_cmpuint (corrupt, ==, 0);
+  }
+
   /* Zeros after the last record (a crash after the size grew) are a torn tail too. */
   {
     g_autofree char *padded = g_malloc0 (strlen (text) + 64);
