@@ -51,19 +51,6 @@ def rss_kib(pid):
     return 0
 
 
-def context_switches(pid):
-    """tid -> voluntary + involuntary context switches of that thread."""
-    counts = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                counts[tid] = sum(int(line.split()[1]) for line in f
-                                  if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")))
-        except OSError:  # the thread just exited
-            pass
-    return counts
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--domains", type=int, default=50)
@@ -107,17 +94,14 @@ def run_once(args, guest_dir, workdir, label, libvirtd_conf):
         # The last daemon stays up for the idle window, after GLib's worker threads
         # (the libvirt open ran on one) have retired: they idle out after 15 s.
         time.sleep(20)
-        before = context_switches(child.pid)
-        time.sleep(args.idle)
-        after = context_switches(child.pid)
-        wakeups = sum(n - before.get(tid, 0) for tid, n in after.items())
+        wakeups, threads = procs.wakeups(child.pid, args.idle)
         child.stop()
 
     print(f"[{label}]")
     print(f"  start-to-ready: median {statistics.median(times):.1f} ms, "
           f"min {min(times):.1f} ms, max {max(times):.1f} ms")
     print(f"  RSS after ready: median {statistics.median(rss) / 1024:.1f} MiB")
-    print(f"  idle {args.idle} s: {wakeups} wakeups (context switches of {len(after)} threads)")
+    print(f"  idle {args.idle} s: {wakeups} wakeups (context switches of {threads} threads)")
 
 if __name__ == "__main__":
     main()

@@ -31,29 +31,6 @@ from harness.switcher_lab import VGA, SwitcherLab  # noqa: E402
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
 
 
-def context_switches(pid):
-    """{thread id: voluntary + involuntary context switches} of every thread of `pid`."""
-    counts = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                counts[tid] = sum(int(line.split()[1]) for line in f
-                                  if line.startswith(("voluntary_ctxt_switches",
-                                                      "nonvoluntary_ctxt_switches")))
-        except FileNotFoundError:
-            pass
-    return counts
-
-
-def wakeups(pid, seconds):
-    """Context switches of `pid`'s threads over `seconds` (a thread that ends meanwhile
-    takes its own away; new threads count in full), and the threads alive at the end."""
-    before = context_switches(pid)
-    time.sleep(seconds)
-    after = context_switches(pid)
-    return sum(n - before.get(tid, 0) for tid, n in after.items()), len(after)
-
-
 def shows(lab, colour):
     width, height = lab.desktop.size
     rect = (width // 2 - 100, height // 2 - 50, 200, 100)
@@ -119,10 +96,10 @@ def main():
         lab.desktop.key("Escape")
 
         time.sleep(2)  # let the overlay's last replies land
-        hidden, threads = wakeups(pid, args.idle)
+        hidden, threads = procs.wakeups(pid, args.idle)
         lab.ctl("--show")
         time.sleep(2)
-        visible, _ = wakeups(pid, args.idle)
+        visible, _ = procs.wakeups(pid, args.idle)
         lab.desktop.key("Escape")
 
         print(f"switcher, {args.vms} VMs (TCG, SPICE, Xvfb {lab.desktop.size[0]}x{lab.desktop.size[1]})")

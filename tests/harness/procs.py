@@ -5,7 +5,9 @@ forked (a QEMU under libvirtd, a template under dbusmock). Anything still runnin
 the interpreter exits is killed by the atexit hook, even when a test failed.
 """
 import atexit
+import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -103,3 +105,58 @@ def processes_mentioning(text):
     """Pids of live processes whose command line contains `text` (a test's workdir)."""
     needle = text.encode()
     return pids_where(lambda pid, cmdline: needle in cmdline)
+
+
+class Lines:
+    """Lines of a child's stdout (a procs.Child with stdout=PIPE), each waited for with a
+    timeout."""
+
+    def __init__(self, child):
+        self.child = child
+        self._fd = child.proc.stdout.fileno()
+        self._buf = b""
+
+    def next(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            ready = left > 0 and select.select([self._fd], [], [], left)[0]
+            chunk = os.read(self._fd, 65536) if ready else b""
+            if not chunk:
+                raise TimeoutError(f"{self.child.name}: no line within {timeout}s "
+                                   f"(running={self.child.running()})")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def json(self, timeout=10):
+        return json.loads(self.next(timeout))
+
+    def expect(self, wanted, timeout=10):
+        line = self.next(timeout)
+        if line != wanted:
+            raise AssertionError(f"{self.child.name}: expected {wanted!r}, got {line!r}")
+
+
+def context_switches(pid):
+    """{thread id: voluntary + involuntary context switches} of every thread of `pid`:
+    how often it woke up (benchmarks of idle wakeups)."""
+    counts = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                counts[tid] = sum(int(line.split()[1]) for line in f
+                                  if line.startswith(("voluntary_ctxt_switches",
+                                                      "nonvoluntary_ctxt_switches")))
+        except OSError:  # the thread just exited
+            pass
+    return counts
+
+
+def wakeups(pid, seconds):
+    """(context switches of `pid`'s threads over `seconds`, threads alive at the end). A
+    thread that ends meanwhile takes its own away; a new one counts in full."""
+    before = context_switches(pid)
+    time.sleep(seconds)
+    after = context_switches(pid)
+    return sum(n - before.get(tid, 0) for tid, n in after.items()), len(after)

@@ -3,14 +3,11 @@
 Run: /usr/bin/python3 tests/harness/test_bus_sysfs.py  (or -m unittest with tests/ on the
 path). The process re-executes itself under umockdev's preload before any test runs.
 """
-import json
 import os
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,30 +66,6 @@ GLib.MainLoop().run()
 """
 
 
-class Lines:
-    """Lines of a child's stdout, each waited for with a timeout."""
-
-    def __init__(self, child):
-        self.child = child
-        self._fd = child.proc.stdout.fileno()
-        self._buf = b""
-
-    def next(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            ready = left > 0 and select.select([self._fd], [], [], left)[0]
-            chunk = os.read(self._fd, 65536) if ready else b""
-            if not chunk:
-                raise TimeoutError(f"no line from {self.child.name} within {timeout}s")
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode()
-
-    def json(self, timeout=10):
-        return json.loads(self.next(timeout))
-
-
 def spawn(test, argv, env):
     """A child whose stdout the test reads; stopped and closed when the test ends."""
     child = procs.Child(argv, env=env, stdout=subprocess.PIPE)
@@ -116,7 +89,7 @@ class BusTest(unittest.TestCase):
     def test_client_finds_bus_through_env(self):
         child = spawn(self, [PYTHON, "-c", "import dbus; b = dbus.SystemBus(); "
                            "print(b.get_unique_name(), b.get_is_connected())"], self.bus.env())
-        name, connected = Lines(child).next().split()
+        name, connected = procs.Lines(child).next().split()
         self.assertTrue(name.startswith(":"))
         self.assertEqual(connected, "True")
         self.assertEqual(self.bus.env()["DBUS_SYSTEM_BUS_ADDRESS"], self.bus.address)
@@ -145,7 +118,7 @@ class BusTest(unittest.TestCase):
 
     def test_prepare_for_sleep_reaches_separate_subscriber(self):
         logind = self.bus.start_logind()
-        lines = Lines(spawn(self, [PYTHON, "-c", SUBSCRIBER], self.bus.env()))
+        lines = procs.Lines(spawn(self, [PYTHON, "-c", SUBSCRIBER], self.bus.env()))
         self.assertTrue(lines.next().startswith("ready"))  # its match rules are in place
         logind.prepare_for_sleep(True)
         self.assertEqual(lines.next(), "PrepareForSleep True")
@@ -226,7 +199,7 @@ class SysfsTest(unittest.TestCase):
         self.addCleanup(self.tb.close)
 
     def listen(self, *subsystems):
-        lines = Lines(spawn(self, [PYTHON, "-c", LISTENER, *subsystems], self.tb.env()))
+        lines = procs.Lines(spawn(self, [PYTHON, "-c", LISTENER, *subsystems], self.tb.env()))
         have = []
         while (msg := lines.json())["kind"] != "ready":
             have.append(msg)
@@ -302,7 +275,7 @@ class SysfsTest(unittest.TestCase):
             "sorted(os.listdir('/sys/kernel/iommu_groups/12/devices')),"
             "os.path.basename(os.readlink(d + '/driver')),"
             "open(d + '/reset_method').read(), open(d + '/class').read()]))")
-        self.assertEqual(Lines(spawn(self, [PYTHON, "-c", script], self.tb.env())).json(), [
+        self.assertEqual(procs.Lines(spawn(self, [PYTHON, "-c", script], self.tb.env())).json(), [
             "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0",
             "/sys/kernel/iommu_groups/12", ["0000:01:00.0", "0000:01:00.1"], "nouveau",
             "flr bus\n", "0x030000\n"])

@@ -5,7 +5,6 @@ path). Each test gets its own Xvfb and session bus; the apps are small gi progra
 """
 import os
 import random
-import select
 import shutil
 import subprocess
 import sys
@@ -110,31 +109,6 @@ GLib.MainLoop().run()
 """
 
 
-class Lines:
-    """Lines of a child's stdout, each waited for with a timeout."""
-
-    def __init__(self, child):
-        self.child = child
-        self._fd = child.proc.stdout.fileno()
-        self._buf = b""
-
-    def next(self, timeout=10):
-        while b"\n" not in self._buf:
-            ready, _, _ = select.select([self._fd], [], [], timeout)
-            chunk = os.read(self._fd, 4096) if ready else b""
-            if not chunk:
-                raise TimeoutError(f"{self.child.name}: no line within {timeout}s "
-                                   f"(running={self.child.running()})")
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode()
-
-    def expect(self, wanted, timeout=10):
-        line = self.next(timeout)
-        if line != wanted:
-            raise AssertionError(f"{self.child.name}: expected {wanted!r}, got {line!r}")
-
-
 def gone(pid):
     """True once `pid` no longer exists (or is a zombie nobody reaps)."""
     try:
@@ -163,7 +137,7 @@ class DesktopCase(unittest.TestCase):
         child = self.desktop.spawn([PYTHON, path, *map(str, args)], name=name,
                                    stdout=subprocess.PIPE, stderr=log)
         self.addCleanup(child.proc.stdout.close)
-        return child, Lines(child)
+        return child, procs.Lines(child)
 
 
 class TestLifetime(unittest.TestCase):
