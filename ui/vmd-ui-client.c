@@ -8,6 +8,8 @@
 
 #include <gio/gunixfdlist.h>
 
+#include "vmdesk-common.h"
+
 #define MANAGER_NAME "org.vmdesk.Manager1"
 #define MANAGER_PATH "/org/vmdesk/Manager1"
 #define MANAGER_IFACE "org.vmdesk.Manager1"
@@ -182,7 +184,7 @@ emit_ask_with (VmdUiClient *self, const VmdUiUsb *usb, const char *const *raw, g
   g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; raw && raw[i] && candidates->len < 16; i++)
-    if (g_utf8_validate (raw[i], -1, NULL) && raw[i][0] != '\0' && strlen (raw[i]) < 256)
+    if (vmd_vm_name_validate (raw[i], NULL))
       g_ptr_array_add (candidates, g_strdup (raw[i]));
   g_ptr_array_add (candidates, NULL);
   g_signal_emit (self, signals[SIGNAL_ASK], 0, usb->id, usb->label,

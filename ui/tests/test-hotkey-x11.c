@@ -13,32 +13,70 @@ die_with_parent (gpointer data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* Xvfb picks a free display and writes its number to the pipe (-displayfd). */
+/* An Xvfb of our own on the first free display from a number of our own: the server's
+ * socket appears once it accepts clients; a display taken by another server makes ours
+ * exit, and the next number is tried. (Not -displayfd: its pipe write failed in CI runs
+ * where several servers started together.) */
+/* `data` is a reference on a g_rc_box'ed gboolean: the server may exit long after
+ * start_xvfb returned, when nothing on its stack is left. */
+static void
+on_xvfb_exited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *(gboolean *) data = TRUE;
+  g_rc_box_release (data);
+}
+
 static GSubprocess *
 start_xvfb (void)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *display = NULL;
-  char buf[32] = { 0 };
-  GSubprocess *xvfb;
-  int fds[2];
-  ssize_t n;
+  guint first = 200 + (guint) getpid () % 500;
 
-  g_assert_cmpint (pipe (fds), ==, 0);
-  g_subprocess_launcher_take_fd (launcher, fds[1], 3);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  xvfb = g_subprocess_launcher_spawn (launcher, &error, "Xvfb", "-displayfd", "3",
-                                      "-nolisten", "tcp", "-screen", "0", "640x480x24", NULL);
-  g_assert_no_error (error);
-  g_clear_object (&launcher); /* closes our copy of the write end */
-  n = read (fds[0], buf, sizeof buf - 1);
-  close (fds[0]);
-  g_assert_cmpint (n, >, 0);
-  g_strstrip (buf);
-  display = g_strdup_printf (":%s", buf);
-  g_setenv ("DISPLAY", display, TRUE);
-  return xvfb;
+  for (guint display = first; display < first + 50; display++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *name = g_strdup_printf (":%u", display);
+      g_autofree char *socket_path = g_strdup_printf ("/tmp/.X11-unix/X%u", display);
+      g_autofree char *lock_path = g_strdup_printf ("/tmp/.X%u-lock", display);
+      g_autoptr(GSubprocess) xvfb = NULL;
+      gboolean *exited;
+      gint64 deadline;
+
+      if (g_file_test (lock_path, G_FILE_TEST_EXISTS))
+        continue;
+      exited = g_rc_box_new0 (gboolean);
+      g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+      xvfb = g_subprocess_launcher_spawn (launcher, &error, "Xvfb", name, "-nolisten", "tcp",
+                                          "-screen", "0", "640x480x24", NULL);
+      g_assert_no_error (error);
+      g_subprocess_wait_async (xvfb, NULL, on_xvfb_exited, g_rc_box_acquire (exited));
+      /* Test-side wait for the server's socket (the code under test never polls). */
+      deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+      while (!g_file_test (socket_path, G_FILE_TEST_EXISTS)
+             && g_get_monotonic_time () < deadline)
+        {
+          GMainContext *context = g_main_context_default ();
+
+          while (g_main_context_iteration (context, FALSE))
+            ;
+          if (*exited)
+            break;
+          g_usleep (10000);
+        }
+      if (!g_file_test (socket_path, G_FILE_TEST_EXISTS))
+        {
+          g_subprocess_force_exit (xvfb);
+          while (!*exited)
+            g_main_context_iteration (NULL, TRUE);
+          g_rc_box_release (exited);
+          continue;
+        }
+      g_rc_box_release (exited);
+      g_setenv ("DISPLAY", name, TRUE);
+      return g_steal_pointer (&xvfb);
+    }
+  g_error ("no free X display from :%u", first);
 }
 
 static void
