@@ -79,14 +79,17 @@ on_display_fd (GObject *source, GAsyncResult *result, gpointer user_data)
   VmSession *vs = sessions ? g_hash_table_lookup (sessions, request->vm) : NULL;
 
   /* The VM stopped, or its session was closed and opened again, while the daemon
-   * answered: that connection belongs to nobody now. Opening the main channel of a
-   * newer session with it would disconnect that session. */
+   * answered: that connection, or its failure, belongs to nobody now. Opening the main
+   * channel of a newer session with it would disconnect that session. */
   if (vs && vs->session != request->session)
     vs = NULL;
-  if (fd < 0)
+  if (vs == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+    }
+  else if (fd < 0)
     report (request->self, request->vm, error->message);
-  else if (vs == NULL)
-    close (fd);
   else if (!(request->channel ? spice_channel_open_fd (request->channel, fd)
                               : spice_session_open_fd (vs->session, fd)))
     {

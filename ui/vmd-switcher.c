@@ -199,21 +199,32 @@ check_first_frame (VmdSwitcher *self)
 typedef struct {
   VmdSwitcher *self;
   char        *vm;
-} ThumbRequest;
+} VmRequest;
 
 static void
-thumb_request_free (ThumbRequest *request)
+vm_request_free (VmRequest *request)
 {
   g_object_unref (request->self);
   g_free (request->vm);
   g_free (request);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThumbRequest, thumb_request_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmRequest, vm_request_free)
+
+/* A call about one VM that reaches back into the overlay when it answers. */
+static VmRequest *
+vm_request_new (VmdSwitcher *self, const char *vm)
+{
+  VmRequest *request = g_new0 (VmRequest, 1);
+
+  request->self = g_object_ref (self);
+  request->vm = g_strdup (vm);
+  return request;
+}
 
 static void
 on_screenshot (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(ThumbRequest) request = user_data;
+  g_autoptr(VmRequest) request = user_data;
   VmdSwitcher *self = request->self;
   const char *vm = request->vm;
   g_autoptr(GError) error = NULL;
@@ -246,13 +257,9 @@ fetch_thumbnails (VmdSwitcher *self)
 
       if (!g_str_equal (vm->state, "running") || g_hash_table_contains (self->in_flight, vm->name))
         continue;
-      ThumbRequest *request = g_new0 (ThumbRequest, 1);
-
-      request->self = g_object_ref (self);
-      request->vm = g_strdup (vm->name);
       g_hash_table_add (self->in_flight, g_strdup (vm->name));
       vmd_ui_client_screenshot (self->client, vm->name, THUMB_WIDTH, THUMB_HEIGHT,
-                                self->fetching, on_screenshot, request);
+                                self->fetching, on_screenshot, vm_request_new (self, vm->name));
     }
 }
 
@@ -338,7 +345,7 @@ on_switched (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(ThumbRequest) request = user_data;  /* the same pair: the overlay, a VM */
+  g_autoptr(VmRequest) request = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!vmd_ui_client_start_finish (VMD_UI_CLIENT (source), result, &error))
@@ -355,10 +362,8 @@ choose (VmdSwitcher *self, const char *vm)
   if (vm[0] != '\0' && !is_running (self, vm))
     {
       /* A VM that is off is started first, then put on screen. */
-      ThumbRequest *request = g_new0 (ThumbRequest, 1);
+      VmRequest *request = vm_request_new (self, vm);
 
-      request->self = g_object_ref (self);
-      request->vm = g_strdup (vm);
       vmd_ui_client_start (self->client, vm, on_started, request);
       return;
     }

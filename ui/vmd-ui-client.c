@@ -526,6 +526,7 @@ on_screenshot_reply (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GVariant) pixels = NULL;
   g_autoptr(GBytes) bytes = NULL;
   guint32 width, height;
+  const guint *limit;
   GdkPixbuf *pixbuf;
 
   if (reply == NULL)
@@ -535,8 +536,8 @@ on_screenshot_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_variant_get (reply, "(uu@ay)", &width, &height, &pixels);
-  if (!vmd_ui_fits (width, height, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "max-width")),
-                    GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "max-height"))))
+  limit = g_task_get_task_data (task);
+  if (!vmd_ui_fits (width, height, limit[0], limit[1]))
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                "vmdeskd sent a %ux%u screenshot, larger than asked for", width, height);
@@ -556,9 +557,12 @@ vmd_ui_client_screenshot (VmdUiClient *self, const char *vm, guint max_width, gu
                           gpointer user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
+  guint *limit = g_new (guint, 2);
 
-  g_object_set_data (G_OBJECT (task), "max-width", GUINT_TO_POINTER (max_width));
-  g_object_set_data (G_OBJECT (task), "max-height", GUINT_TO_POINTER (max_height));
+  /* What was asked for: a reply larger than that is refused. */
+  limit[0] = max_width;
+  limit[1] = max_height;
+  g_task_set_task_data (task, limit, g_free);
   g_dbus_connection_call (self->bus, MANAGER_NAME, MANAGER_PATH, MANAGER_IFACE, "Screenshot",
                           g_variant_new ("(suu)", vm, max_width, max_height),
                           G_VARIANT_TYPE ("(uuay)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 30000,
