@@ -66,8 +66,6 @@ class Bench:
         self.upower = self.bus.start_upower({"OnBattery": True})
         self.set_battery(50)
         self.libvirtd = virt.PrivateLibvirtd(os.path.join(self.workdir, "libvirt"), self.bus.address)
-        # virDomainOpenChannel locks in /var/lock, which a real host has.
-        os.makedirs(os.path.join(self.libvirtd.workdir, "var", "lock"), exist_ok=True)
         self.libvirtd.start()
         self.conn = self.libvirtd.open()
         for name in self.names:

@@ -108,8 +108,6 @@ class Demo:
         note(f"private system bus {self.bus.address}: mocked logind, UPower (87%, on AC), polkitd")
 
         self.libvirtd = virt.PrivateLibvirtd(os.path.join(self.workdir, "libvirt"), self.bus.address)
-        # virDomainOpenChannel (the power channel) locks in /var/lock, which a real host has.
-        os.makedirs(os.path.join(self.libvirtd.workdir, "var", "lock"), exist_ok=True)
         took = self.libvirtd.start()
         self.conn = self.libvirtd.open()
         for name in GUESTS:

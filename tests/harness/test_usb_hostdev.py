@@ -66,7 +66,7 @@ class UsbHostdevTest(unittest.TestCase):
         cls.tb = sysfs.Testbed(usb_hostdev=True)
         # libvirt looks devices up in /sys/bus/usb: this process must see the testbed
         cls.tb.redirect_process()
-        cls.root = virt.EmbeddedRoot(os.path.join(cls.workdir, "root"))
+        cls.root = virt.EmbeddedRoot(os.path.join(cls.workdir, "root"), caps_tag="usb-hostdev")
         cls.serial = os.path.join(cls.workdir, "serial.log")
         try:
             virt.start_event_loop()

@@ -87,9 +87,9 @@ class UsbLab:
             if self.bus:
                 self.bus.start()
             self.tb = sysfs.Testbed(usb_hostdev=True)
-            self.root = virt.EmbeddedRoot(os.path.join(self.workdir, "root"))
+            self.root = virt.EmbeddedRoot(os.path.join(self.workdir, "root"), caps_tag="usb-lab")
             for name in self.domains:
-                self.root.define(virt.guest_domain_xml(
+                self.define(virt.guest_domain_xml(
                     name, self.guest_dir, self.serial_log(name), umockdev_dir=self.tb.root,
                     fast_boot=self.fast_boot, qmp_socket=self.qmp_socket(name),
                     graphics=self.graphics, paint=self.paint.get(name)))
@@ -152,6 +152,11 @@ class UsbLab:
         user's own `attach-device`. Only while vmdeskd is not running."""
         self._root_free()
         return self.root.virsh(*commands, timeout=timeout, env=self.tb.env())
+
+    def define(self, xml):
+        """Define a domain, under the testbed's preload as every process on the root."""
+        self._root_free()
+        self.root.define(xml, env=self.tb.env())
 
     def start(self, *names):
         """Start guests (not waiting for their boot). Only while vmdeskd is not running."""

@@ -27,6 +27,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -153,6 +154,41 @@ def start_event_loop():
         _event_loop.start()
 
 
+def _caps_cache_dir(tag):
+    """Where probed QEMU capabilities are kept between tests: beside the guest image, which
+    every integration test shares. None when there is no guest image dir."""
+    guest_dir = os.environ.get("VMDESK_GUEST_DIR")
+    return os.path.join(guest_dir, "libvirt-caps", tag) if guest_dir else None
+
+
+def _seed_capabilities(cache_dir, tag):
+    """Copies the kept capabilities into a fresh QEMU driver's cache dir. A fresh driver
+    otherwise probes QEMU for ~8 s under TCG; libvirt still checks each cached file (QEMU's
+    and libvirt's ctime and version, the kernel) and probes again if it is stale."""
+    kept = _caps_cache_dir(tag)
+    target = os.path.join(cache_dir, "capabilities")
+    if kept and os.path.isdir(kept) and not os.path.exists(target):
+        os.makedirs(cache_dir, exist_ok=True)
+        shutil.copytree(kept, target)
+
+
+def _keep_capabilities(cache_dir, tag):
+    """Keeps a driver's probed capabilities for the next test (first writer wins; the rename
+    makes a concurrent reader see all or nothing)."""
+    kept = _caps_cache_dir(tag)
+    probed = os.path.join(cache_dir, "capabilities")
+    if not kept or os.path.exists(kept) or not os.path.isdir(probed) or not os.listdir(probed):
+        return
+    os.makedirs(os.path.dirname(kept), exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".staging-", dir=os.path.dirname(kept))
+    shutil.copytree(probed, os.path.join(staging, "c"))
+    try:
+        os.rename(os.path.join(staging, "c"), kept)
+    except OSError:
+        pass  # another test kept its copy first
+    shutil.rmtree(staging, ignore_errors=True)
+
+
 class PrivateLibvirtd:
     """A libvirtd of the test's own; use as a context manager so a failure still cleans up."""
 
@@ -177,8 +213,9 @@ class PrivateLibvirtd:
         self._prepare()
 
     def _prepare(self):
+        # var/lock: virDomainOpenChannel locks the channel there, as on a real host.
         for sub in ("sock", "etc", "run", "var/lib/libvirt", "var/cache/libvirt",
-                    "var/log/libvirt", "var/tmp"):
+                    "var/log/libvirt", "var/tmp", "var/lock"):
             os.makedirs(os.path.join(self.workdir, sub), exist_ok=True)
         run_link = os.path.join(self.workdir, "var/run")
         if not os.path.islink(run_link):
@@ -197,6 +234,7 @@ class PrivateLibvirtd:
             }))
         with open(os.path.join(self.workdir, "etc/qemu.conf"), "w") as f:
             f.write(_conf(QEMU_CONF))
+        _seed_capabilities(os.path.join(self.workdir, "var/cache/libvirt/qemu"), "libvirtd")
 
     def start(self, timeout=30):
         """Start libvirtd and wait until its QEMU driver is ready. Returns the seconds taken."""
@@ -214,6 +252,7 @@ class PrivateLibvirtd:
         if namespace == _mount_ns(os.getpid()):
             raise RuntimeError("libvirtd runs in the host's mount namespace")
         self._namespaces.add(namespace)
+        _keep_capabilities(os.path.join(self.workdir, "var/cache/libvirt/qemu"), "libvirtd")
         return time.monotonic() - began
 
     def _ready(self):
@@ -287,11 +326,16 @@ class EmbeddedRoot:
     """A root for libvirt's embedded QEMU driver. One process at a time may have it open:
     define domains here, and the daemon under test opens it later (run it with command())."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, caps_tag="embedded"):
+        """caps_tag: names the kept QEMU capabilities to start from. Processes that open the
+        root under a different umockdev testbed may see the host differently, so each kind
+        of lab keeps its own."""
         # Socket paths below the root must stay under 108 bytes: keep workdir short.
         self.root = os.path.abspath(workdir)
         self.uri = f"qemu:///embed?root={self.root}"
+        self.caps_tag = caps_tag
         os.makedirs(os.path.join(self.root, "etc"), exist_ok=True)
+        _seed_capabilities(os.path.join(self.root, "cache/qemu"), caps_tag)
         with open(os.path.join(self.root, "etc/qemu.conf"), "w") as f:
             f.write(_conf(QEMU_CONF))
         self._ids = os.path.join(self.root, "ids")
@@ -315,11 +359,14 @@ class EmbeddedRoot:
             raise RuntimeError(f"virsh {commands} failed: {err.decode()}")
         return out.decode()
 
-    def define(self, xml):
+    def define(self, xml, env=None):
+        """env: as for virsh. Give every process that opens the root the same environment:
+        QEMU's capabilities probed under umockdev's preload (no host CPU data) are stale
+        for a process without it, and the next one probes again (~8 s)."""
         with tempfile.NamedTemporaryFile("w", suffix=".xml", dir=self.root) as f:
             f.write(xml)
             f.flush()
-            self.virsh(f"define {shlex.quote(f.name)}")
+            self.virsh(f"define {shlex.quote(f.name)}", env=env)
 
     def live_xml(self, name):
         """Domain `name`'s live XML as libvirt last saved it (its status file
@@ -338,6 +385,7 @@ class EmbeddedRoot:
 
     def cleanup(self):
         """Kill what still runs on this root: QEMU outlives the process that started it."""
+        _keep_capabilities(os.path.join(self.root, "cache/qemu"), self.caps_tag)
         _kill_all(self.processes())
         procs.wait_until(lambda: not self.processes(), 10, what="leftover processes to exit")
 

@@ -105,14 +105,14 @@ class InputFollow(unittest.TestCase):
         self.addCleanup(self.client.close)
 
     def redefine(self, name, metadata="", devices=""):
-        uuid = ET.fromstring(self.lab.root.virsh(f"dumpxml {name}")).findtext("uuid")
+        uuid = ET.fromstring(self.lab.virsh(f"dumpxml {name}")).findtext("uuid")
         xml = virt.guest_domain_xml(name, GUEST_DIR, self.lab.serial_log(name), uuid=uuid,
                                     umockdev_dir=self.lab.tb.root, fast_boot=True,
                                     qmp_socket=self.lab.qmp_socket(name))
         xml = xml.replace("</devices>", devices + "</devices>")
         if metadata:
             xml = xml.replace("</domain>", f"<metadata>{metadata}</metadata></domain>")
-        self.lab.root.define(xml)
+        self.lab.define(xml)
 
     def wait_log(self, daemon, text, timeout=30):
         procs.wait_until(lambda: text in daemon.log(), timeout, what=f"daemon log: {text}")

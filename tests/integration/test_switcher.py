@@ -54,6 +54,12 @@ class SwitcherCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.close()
 
+    def tearDown(self):
+        # A failure on screen is often explained by either process's side of the story.
+        if not getattr(self._outcome, "success", True):
+            print(f"--- vmdeskd log (tail) ---\n{self.s.daemon.log()[-6000:]}")
+            print(f"--- vmdesk-switcher log (tail) ---\n{self.s.log()[-6000:]}")
+
 
 @unittest.skipUnless(GUEST_DIR, "VMDESK_GUEST_DIR is not set")
 class SwitcherOnXembed(SwitcherCase):

@@ -88,7 +88,7 @@ class VfioDaemon(unittest.TestCase):
             cls.bus = hbus.PrivateSystemBus(os.path.join(cls.workdir, "bus")).start()
             cls.bus.start_polkitd().allow_all()
             cls.bus.start_logind()
-            cls.root = virt.EmbeddedRoot(os.path.join(cls.workdir, "root"))
+            cls.root = virt.EmbeddedRoot(os.path.join(cls.workdir, "root"), caps_tag="vfio-machine")
         except BaseException:
             cls._tear_down_class()
             raise
