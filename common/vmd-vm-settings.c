@@ -14,6 +14,12 @@ static const char *const host_sleep_names[] = {
   [VMD_HOST_SLEEP_NONE]    = "none",
 };
 
+static const char *const host_shutdown_names[] = {
+  [VMD_HOST_SHUTDOWN_SHUTDOWN] = "shutdown",
+  [VMD_HOST_SHUTDOWN_SAVE]     = "save",
+  [VMD_HOST_SHUTDOWN_NONE]     = "none",
+};
+
 static const char *const lid_names[] = {
   [VMD_LID_FORWARD] = "forward",
   [VMD_LID_IGNORE]  = "ignore",
@@ -25,6 +31,12 @@ const char *
 vmd_host_sleep_action_to_string (VmdHostSleepAction action)
 {
   return host_sleep_names[action];
+}
+
+const char *
+vmd_host_shutdown_action_to_string (VmdHostShutdownAction action)
+{
+  return host_shutdown_names[action];
 }
 
 const char *
@@ -41,6 +53,7 @@ vmd_vm_settings_new (void)
   s->role = g_strdup ("");
   s->auto_assign_usb = FALSE;
   s->on_host_sleep = VMD_HOST_SLEEP_SUSPEND;
+  s->on_host_shutdown = VMD_HOST_SHUTDOWN_SHUTDOWN;
   s->on_lid_close = VMD_LID_FORWARD;
   s->power_channel = FALSE;
   s->passthrough_pci = g_new0 (char *, 1);
@@ -151,6 +164,12 @@ apply_field (VmdVmSettings *s, const char *field, const char *value, GPtrArray *
       if ((v = parse_enum (field, value, host_sleep_names, G_N_ELEMENTS (host_sleep_names),
                            warnings)) >= 0)
         s->on_host_sleep = v;
+    }
+  else if (g_str_equal (field, "on-host-shutdown"))
+    {
+      if ((v = parse_enum (field, value, host_shutdown_names, G_N_ELEMENTS (host_shutdown_names),
+                           warnings)) >= 0)
+        s->on_host_shutdown = v;
     }
   else if (g_str_equal (field, "on-lid-close"))
     {
@@ -351,6 +370,8 @@ vmd_vm_settings_to_xml (const VmdVmSettings *s)
     xmlNewTextChild (root, NULL, BAD_CAST "role", BAD_CAST s->role);
   xmlNewTextChild (root, NULL, BAD_CAST "auto-assign-usb", BAD_CAST bool_names[!!s->auto_assign_usb]);
   xmlNewTextChild (root, NULL, BAD_CAST "on-host-sleep", BAD_CAST host_sleep_names[s->on_host_sleep]);
+  xmlNewTextChild (root, NULL, BAD_CAST "on-host-shutdown",
+                   BAD_CAST host_shutdown_names[s->on_host_shutdown]);
   xmlNewTextChild (root, NULL, BAD_CAST "on-lid-close", BAD_CAST lid_names[s->on_lid_close]);
   xmlNewTextChild (root, NULL, BAD_CAST "power-channel", BAD_CAST bool_names[!!s->power_channel]);
   /* Only for a VM that passes devices: most never do, and setup's defaults stay as they were. */

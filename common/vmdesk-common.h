@@ -49,6 +49,13 @@ typedef enum {
   VMD_HOST_SLEEP_NONE,
 } VmdHostSleepAction;
 
+/* What a host power-off or reboot does to a running VM (docs/vm-settings.md). */
+typedef enum {
+  VMD_HOST_SHUTDOWN_SHUTDOWN,   /* graceful guest shutdown (qemu-ga, else ACPI) */
+  VMD_HOST_SHUTDOWN_SAVE,       /* managed save, restored at the next daemon start */
+  VMD_HOST_SHUTDOWN_NONE,
+} VmdHostShutdownAction;
+
 typedef enum {
   VMD_LID_FORWARD,
   VMD_LID_IGNORE,
@@ -58,6 +65,7 @@ typedef struct {
   char              *role;            /* free label such as "work"; "" if unset */
   gboolean           auto_assign_usb; /* may @focused USB rules attach devices here */
   VmdHostSleepAction on_host_sleep;
+  VmdHostShutdownAction on_host_shutdown;
   VmdLidAction       on_lid_close;
   gboolean           power_channel;   /* does the VM get the power-bridge channel */
   /* PCI functions passed through with VFIO ("DDDD:BB:SS.F", lower case, no duplicates);
@@ -87,6 +95,7 @@ VmdVmSettings *vmd_vm_settings_parse (const char *xml, GPtrArray *warnings);
 char          *vmd_vm_settings_to_xml (const VmdVmSettings *settings);
 
 const char    *vmd_host_sleep_action_to_string (VmdHostSleepAction action);
+const char    *vmd_host_shutdown_action_to_string (VmdHostShutdownAction action);
 /* An evdev node as settings may name it: absolute, under /dev/input/, no "." or ".."
  * component, udev's name characters only, at most VMD_EVDEV_PATH_MAX bytes
  * (VMD_ERROR_INVALID_ARGS). Says nothing of whether it exists. */

@@ -16,8 +16,10 @@ struct _VmdLibvirt {
   char          *uri;
   virConnectPtr  conn;
   GHashTable    *vms;          /* uuid -> VmdVm */
+  GHashTable    *refreshing;   /* uuid -> RefreshSlot, while a read is on a worker thread */
   int            cb_lifecycle;
   int            cb_metadata;
+  int            cb_agent;
   guint          retry_id;
   guint          backoff_ms;
   gboolean       connecting;
@@ -25,7 +27,8 @@ struct _VmdLibvirt {
   GCancellable  *cancellable;
 };
 
-enum { SIG_VM_CHANGED, SIG_VM_STATE_CHANGED, SIG_VM_REMOVED, SIG_FIRST_SYNC, N_SIGNALS };
+enum { SIG_VM_CHANGED, SIG_VM_STATE_CHANGED, SIG_VM_REMOVED, SIG_FIRST_SYNC,
+       SIG_VM_AGENT_CONNECTED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 enum { PROP_0, PROP_CONNECTED, N_PROPS };
 static GParamSpec *props[N_PROPS];
@@ -59,7 +62,9 @@ read_settings_xml (virDomainPtr dom, GError **error)
   char *xml = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, VMD_SETTINGS_NS,
                                     VIR_DOMAIN_AFFECT_CURRENT);
 
-  if (xml == NULL && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN_METADATA)
+  /* A domain undefined since its state was read is no error: its event follows. */
+  if (xml == NULL && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN_METADATA
+      && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN)
     vmd_set_libvirt_error (error, "reading vmdesk metadata");
   return xml;
 }
@@ -120,45 +125,75 @@ remove_vm (VmdLibvirt *self, const char *uuid)
   g_signal_emit (self, signals[SIG_VM_REMOVED], 0, name);
 }
 
-/* Reads `dom` afresh and folds it into the inventory, emitting what changed. The fresh
- * read (state and its reason, not the event's detail) decides, so events that race with a
- * resync, or arrive in libvirt's own order (RESUMED before STARTED on boot), can never leave
- * a stale state behind. Returns FALSE if the domain no longer exists. */
+/* One domain as libvirt describes it now. settings_read: FALSE when the metadata was not
+ * asked for, and the inventory's copy stands. */
+typedef struct {
+  VmdVm    *vm;
+  gboolean  settings_read;
+  gboolean  gone;
+} DomainRead;
+
+static void
+domain_read_clear (DomainRead *r)
+{
+  g_clear_pointer (&r->vm, vmd_vm_free);
+}
+
+/* Only libvirt calls: safe on any thread, and it may block for as long as a job on the
+ * domain (a managed save, a hung QEMU) holds it. Returns FALSE if nothing could be read. */
 static gboolean
-refresh_domain (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
+read_domain (virDomainPtr dom, gboolean with_settings, DomainRead *out)
 {
   char uuid[VIR_UUID_STRING_BUFLEN];
-  g_autoptr(VmdVm) fresh = NULL;
-  VmdVm *old;
   int state, state_reason, persistent;
-  gboolean state_changed, changed;
 
   if (virDomainGetUUIDString (dom, uuid) < 0)
     return FALSE;
   if (virDomainGetState (dom, &state, &state_reason, 0) < 0
       || (persistent = virDomainIsPersistent (dom)) < 0)
     {
-      if (virGetLastErrorCode () == VIR_ERR_NO_DOMAIN)
+      if (virGetLastErrorCode () != VIR_ERR_NO_DOMAIN)
         {
-          remove_vm (self, uuid);
+          g_warning ("reading domain %s: %s", uuid, virGetLastErrorMessage ());
           return FALSE;
         }
-      g_warning ("reading domain %s: %s", uuid, virGetLastErrorMessage ());
+      out->vm = vmd_vm_new (uuid);
+      out->gone = TRUE;
       return TRUE;
     }
+  out->vm = vmd_vm_new (uuid);
+  g_free (out->vm->name);
+  out->vm->name = g_strdup (virDomainGetName (dom));
+  out->vm->state = state;
+  out->vm->reason = state_reason;
+  out->vm->persistent = persistent;
+  out->vm->display = read_display (dom);
+  if (with_settings)
+    read_settings (out->vm, dom);
+  out->settings_read = with_settings;
+  return TRUE;
+}
 
-  old = lookup_uuid (self, uuid);
-  fresh = vmd_vm_new (uuid);
-  g_free (fresh->name);
-  fresh->name = g_strdup (virDomainGetName (dom));
-  fresh->state = state;
-  fresh->reason = state_reason;
-  fresh->persistent = persistent;
-  fresh->display = read_display (dom);
-  if (old == NULL || reread_settings)
-    read_settings (fresh, dom);
-  else
+/* Folds a fresh read into the inventory, emitting what changed. The fresh read (state and
+ * its reason, not an event's detail) decides, so events that race with a resync, or arrive
+ * in libvirt's own order (RESUMED before STARTED on boot), can never leave a stale state
+ * behind. Returns FALSE when the read lacked settings the inventory does not have. */
+static gboolean
+fold_domain (VmdLibvirt *self, DomainRead *r)
+{
+  g_autoptr(VmdVm) fresh = g_steal_pointer (&r->vm);
+  VmdVm *old = lookup_uuid (self, fresh->uuid);
+  gboolean state_changed, changed;
+
+  if (r->gone)
     {
+      remove_vm (self, fresh->uuid);
+      return TRUE;
+    }
+  if (!r->settings_read)
+    {
+      if (old == NULL)
+        return FALSE;
       vmd_vm_settings_free (fresh->settings);
       fresh->settings = vmd_vm_settings_copy (old->settings);
       fresh->settings_warning = g_strdup (old->settings_warning);
@@ -185,6 +220,114 @@ refresh_domain (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
   return TRUE;
 }
 
+/* Reads `dom` and folds it in at once: for the listing at connect time. Returns FALSE if
+ * the domain no longer exists. */
+static gboolean
+refresh_domain (VmdLibvirt *self, virDomainPtr dom)
+{
+  DomainRead r = { 0 };
+  gboolean exists;
+
+  if (!read_domain (dom, TRUE, &r))
+    return TRUE;
+  exists = !r.gone;
+  fold_domain (self, &r);
+  domain_read_clear (&r);
+  return exists;
+}
+
+/* Event-driven refreshes read on a worker thread, one at a time per domain: events that
+ * arrive meanwhile only ask for one more read once it is done, so the last read always
+ * follows the last event, and the main loop never waits for a busy domain. */
+typedef struct {
+  gboolean again;
+  gboolean again_settings;
+} RefreshSlot;
+
+typedef struct {
+  virConnectPtr conn;
+  virDomainPtr  dom;
+  char         *uuid;
+  gboolean      with_settings;
+  DomainRead    read;
+} RefreshJob;
+
+static void
+refresh_job_free (RefreshJob *job)
+{
+  virDomainFree (job->dom);
+  virConnectClose (job->conn);
+  g_free (job->uuid);
+  domain_read_clear (&job->read);
+  g_free (job);
+}
+
+static void start_refresh (VmdLibvirt *self, virDomainPtr dom, const char *uuid,
+                           gboolean with_settings);
+
+static void
+read_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  RefreshJob *job = data;
+
+  g_task_return_boolean (task, read_domain (job->dom, job->with_settings, &job->read));
+}
+
+static void
+on_refresh_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  VmdLibvirt *self = VMD_LIBVIRT (source);
+  RefreshJob *job = g_task_get_task_data (G_TASK (res));
+  RefreshSlot *slot = g_hash_table_lookup (self->refreshing, job->uuid);
+  gboolean again = slot != NULL && slot->again;
+  gboolean again_settings = slot != NULL && slot->again_settings;
+
+  g_hash_table_remove (self->refreshing, job->uuid);
+  /* A read from a connection since dropped is stale: the next connection's listing
+   * re-reads every domain. */
+  if (job->conn != self->conn)
+    return;
+  if (g_task_propagate_boolean (G_TASK (res), NULL) && !fold_domain (self, &job->read))
+    again = again_settings = TRUE;
+  if (again)
+    start_refresh (self, job->dom, job->uuid, again_settings);
+}
+
+static void
+start_refresh (VmdLibvirt *self, virDomainPtr dom, const char *uuid, gboolean with_settings)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, on_refresh_read, NULL);
+  RefreshJob *job = g_new0 (RefreshJob, 1);
+
+  job->conn = self->conn;
+  virConnectRef (job->conn);
+  job->dom = dom;
+  virDomainRef (dom);
+  job->uuid = g_strdup (uuid);
+  job->with_settings = with_settings || lookup_uuid (self, uuid) == NULL;
+  g_hash_table_insert (self->refreshing, g_strdup (uuid), g_new0 (RefreshSlot, 1));
+  g_task_set_task_data (task, job, (GDestroyNotify) refresh_job_free);
+  g_task_run_in_thread (task, read_in_thread);
+}
+
+static void
+refresh_domain_later (VmdLibvirt *self, virDomainPtr dom, gboolean reread_settings)
+{
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  RefreshSlot *slot;
+
+  if (self->conn == NULL || virDomainGetUUIDString (dom, uuid) < 0)
+    return;
+  slot = g_hash_table_lookup (self->refreshing, uuid);
+  if (slot != NULL)
+    {
+      slot->again = TRUE;
+      slot->again_settings |= reread_settings;
+      return;
+    }
+  start_refresh (self, dom, uuid, reread_settings);
+}
+
 static void
 reconcile (VmdLibvirt *self)
 {
@@ -205,7 +348,7 @@ reconcile (VmdLibvirt *self)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
       if (virDomainGetUUIDString (doms[i], uuid) == 0
-          && refresh_domain (self, doms[i], TRUE))
+          && refresh_domain (self, doms[i]))
         g_hash_table_add (seen, g_strdup (uuid));
       virDomainFree (doms[i]);
     }
@@ -222,7 +365,7 @@ reconcile (VmdLibvirt *self)
 static int
 on_lifecycle (virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-  refresh_domain (opaque, dom, event == VIR_DOMAIN_EVENT_DEFINED);
+  refresh_domain_later (opaque, dom, event == VIR_DOMAIN_EVENT_DEFINED);
   return 0;
 }
 
@@ -230,7 +373,17 @@ static void
 on_metadata_change (virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri, void *opaque)
 {
   if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0 (nsuri, VMD_SETTINGS_NS) == 0)
-    refresh_domain (opaque, dom, TRUE);
+    refresh_domain_later (opaque, dom, TRUE);
+}
+
+/* libvirt emits it once its agent connection is up, so a call made after it finds qemu-ga. */
+static void
+on_agent_lifecycle (virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
+{
+  const char *name = virDomainGetName (dom);
+
+  if (state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED && name != NULL)
+    g_signal_emit (opaque, signals[SIG_VM_AGENT_CONNECTED], 0, name);
 }
 
 static void
@@ -252,6 +405,7 @@ drop_connection (VmdLibvirt *self)
     return;
   virConnectDomainEventDeregisterAny (conn, self->cb_lifecycle);
   virConnectDomainEventDeregisterAny (conn, self->cb_metadata);
+  virConnectDomainEventDeregisterAny (conn, self->cb_agent);
   virConnectUnregisterCloseCallback (conn, on_close);
   virConnectClose (conn);
   set_connected (self, NULL);
@@ -285,6 +439,9 @@ adopt_connection (VmdLibvirt *self, virConnectPtr conn)
     conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK (on_lifecycle), self, NULL);
   self->cb_metadata = virConnectDomainEventRegisterAny (
     conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK (on_metadata_change),
+    self, NULL);
+  self->cb_agent = virConnectDomainEventRegisterAny (
+    conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK (on_agent_lifecycle),
     self, NULL);
   /* Connected is announced after the listing, so whoever reacts to it sees every VM. */
   self->conn = conn;
@@ -476,6 +633,7 @@ vmd_libvirt_finalize (GObject *object)
   VmdLibvirt *self = VMD_LIBVIRT (object);
 
   g_hash_table_unref (self->vms);
+  g_hash_table_unref (self->refreshing);
   g_object_unref (self->cancellable);
   g_free (self->uri);
   G_OBJECT_CLASS (vmd_libvirt_parent_class)->finalize (object);
@@ -503,12 +661,16 @@ vmd_libvirt_class_init (VmdLibvirtClass *klass)
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIG_FIRST_SYNC] = g_signal_new ("first-sync", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIG_VM_AGENT_CONNECTED] = g_signal_new ("vm-agent-connected", G_TYPE_FROM_CLASS (klass),
+                                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                  G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
 vmd_libvirt_init (VmdLibvirt *self)
 {
   self->vms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vmd_vm_free);
+  self->refreshing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->backoff_ms = BACKOFF_FIRST_MS;
   self->cancellable = g_cancellable_new ();
 }

@@ -15,6 +15,7 @@ G_DECLARE_FINAL_TYPE (VmdLibvirt, vmd_libvirt, VMD, LIBVIRT, GObject)
  *   "vm-state-changed" (const VmdVm *vm)   after "vm-changed", when state or reason changed
  *   "vm-removed"       (const char *name)
  *   "first-sync"       ()   the first connection attempt is over, whatever its outcome
+ *   "vm-agent-connected" (const char *name)   libvirt connected to the VM's qemu-ga
  * Property "connected" (gboolean) notifies on every change. */
 
 VmdLibvirt   *vmd_libvirt_new (const char *uri);

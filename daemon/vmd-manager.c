@@ -220,7 +220,10 @@ handle_setup_vm (gpointer owner, GVariant *params, GDBusMethodInvocation *invoca
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ss)", old_xml, new_xml));
 }
 
-/* StartVM: prepare (the start hook), start, and undo the preparation if the start fails. */
+/* StartVM: prepare (the start hook), start, and undo the preparation if the start fails.
+ * A failed start replies only once the undo is done, with its outcome in the error: a
+ * caller that sees the error may rely on the host having its devices back, or be told
+ * that it does not. */
 typedef struct {
   VmdManager            *self;
   GDBusMethodInvocation *invocation;   /* the return consumes it */
@@ -228,22 +231,50 @@ typedef struct {
   const VmdStartHook    *hook;         /* the one that prepared, kept for its undo */
   gpointer               hook_data;
   gboolean               prepared;
+  GError                *error;        /* the start's, while the undo runs */
 } Starting;
 
 static void
-starting_done (Starting *st, GError *error)
+starting_reply (Starting *st, const GError *error)
 {
   if (error)
-    {
-      if (st->prepared)
-        st->hook->undo (st->hook_data, st->name);
-      g_dbus_method_invocation_return_gerror (st->invocation, error);
-    }
+    g_dbus_method_invocation_return_gerror (st->invocation, error);
   else
     g_dbus_method_invocation_return_value (st->invocation, NULL);
+  g_clear_error (&st->error);
   g_object_unref (st->self);
   g_free (st->name);
   g_free (st);
+}
+
+static void
+on_start_undone (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Starting *st = data;
+  g_autoptr(GError) undo_error = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char *start_message = st->error->message;
+
+  /* The start's error keeps its name (the cause); its message gains the undo's outcome. */
+  if (!st->hook->undo_finish (st->hook_data, result, &summary, &undo_error))
+    st->error->message = g_strdup_printf ("%s; %s", start_message, undo_error->message);
+  else if (summary)
+    st->error->message = g_strdup_printf ("%s; %s", start_message, summary);
+  else
+    st->error->message = g_steal_pointer (&start_message);
+  starting_reply (st, st->error);
+}
+
+static void
+starting_done (Starting *st, const GError *error)
+{
+  if (error && st->prepared)
+    {
+      st->error = g_error_copy (error);
+      st->hook->undo (st->hook_data, st->name, on_start_undone, st);
+      return;
+    }
+  starting_reply (st, error);
 }
 
 static void

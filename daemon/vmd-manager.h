@@ -19,13 +19,20 @@ void        vmd_manager_add_methods (VmdManager *self, const VmdMethod *methods,
 /* Emits a signal of org.vmdesk.Manager1 (consumes a floating `params`). */
 void        vmd_manager_emit (VmdManager *self, const char *signal, GVariant *params);
 /* What must happen around StartVM besides starting (pass-through devices are bound before
- * and given back when the start fails). Both run on the main context. */
+ * and given back when the start fails). All run on the main context. */
 typedef struct {
   void     (*prepare)        (gpointer data, const char *vm, GAsyncReadyCallback callback,
                               gpointer user_data);
   gboolean (*prepare_finish) (gpointer data, GAsyncResult *result, GError **error);
-  /* The start failed after `prepare` succeeded: undo what it did. */
-  void     (*undo)           (gpointer data, const char *vm);
+  /* The start failed after `prepare` succeeded: undo what it did. StartVM replies only
+   * once `callback` has run, so its error can say how the undo went. */
+  void     (*undo)           (gpointer data, const char *vm, GAsyncReadyCallback callback,
+                              gpointer user_data);
+  /* One line for the start's error: what was undone ("0000:01:00.0 was given back to the
+   * host"), or NULL when there was nothing to undo; FALSE and `error` when some of it could
+   * not be undone (the message says what and in which state it was left). */
+  gboolean (*undo_finish)    (gpointer data, GAsyncResult *result, char **summary,
+                              GError **error);
 } VmdStartHook;
 void        vmd_manager_set_start_hook (VmdManager *self, const VmdStartHook *hook, gpointer data);
 

@@ -1,8 +1,8 @@
 /* vmd-power-ops.c: the sleep plan's operations over libvirt. Each libvirt call blocks
  * (an RPC, a guest agent round trip, a managed save of gigabytes), so each runs on a
  * worker thread; the answer comes back on the main loop. Where the call returns before
- * the guest is there (S3, S4, wakeup), the operation completes on libvirt's lifecycle
- * event instead, as VmdLibvirt's inventory reports it. */
+ * the guest is there (S3, S4, wakeup, shutdown), the operation completes on libvirt's
+ * lifecycle event instead, as VmdLibvirt's inventory reports it. */
 #include "vmd-power-ops.h"
 
 #include "vmd-live-xml.h"
@@ -11,6 +11,8 @@
 #include <time.h>
 
 #define QEMU_GA_CHANNEL "org.qemu.guest_agent.0"
+/* How long set-time waits for a restored guest's qemu-ga (see wait_for_agent). */
+#define AGENT_WAIT_US   (10 * G_USEC_PER_SEC)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
 
@@ -28,6 +30,11 @@ struct _VmdPowerOps {
   VmdPowerSendTime  send_time;
   gpointer          send_time_data;
   GPtrArray        *waiters;
+  /* qemu-ga connections seen per VM (name -> count): counted on the main loop, waited
+   * for by set-time's worker. */
+  GMutex            agent_lock;
+  GCond             agent_cond;
+  GHashTable       *agent_connects;
 };
 
 G_DEFINE_TYPE (VmdPowerOps, vmd_power_ops, G_TYPE_OBJECT)
@@ -93,18 +100,51 @@ on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdPowerOps *self)
 {
   g_autoptr(GError) error = g_error_new (VMD_ERROR, VMD_ERROR_UNKNOWN_VM, "%s is gone", name);
 
+  /* A transient VM is gone once it stopped: that is what a wait for shut off wanted. */
+  for (guint i = 0; i < self->waiters->len;)
+    {
+      Waiter *w = self->waiters->pdata[i];
+
+      if (strcmp (w->vm, name) != 0 || w->state != VIR_DOMAIN_SHUTOFF)
+        {
+          i++;
+          continue;
+        }
+      g_ptr_array_steal_index (self->waiters, i);
+      w->done (NULL, w->user_data);
+      waiter_free (w);
+    }
   finish_waiters (self, name, error);
+}
+
+/* With agent_lock held. */
+static guint
+agent_connects (VmdPowerOps *self, const char *vm)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->agent_connects, vm));
+}
+
+static void
+on_vm_agent_connected (VmdLibvirt *libvirt, const char *name, VmdPowerOps *self)
+{
+  g_mutex_lock (&self->agent_lock);
+  g_hash_table_insert (self->agent_connects, g_strdup (name),
+                       GUINT_TO_POINTER (agent_connects (self, name) + 1));
+  g_cond_broadcast (&self->agent_cond);
+  g_mutex_unlock (&self->agent_lock);
 }
 
 /* ---- one operation ---- */
 
 typedef struct {
+  VmdPowerOps    *ops;         /* the task holds a reference */
   virConnectPtr   conn;
   char           *vm;
   VmdPowerAction  action;
   VmdSleepOpDone  done;
   gpointer        user_data;
   gboolean        link_time;   /* set_time: the power link took a time message */
+  guint           agent_connects;   /* set_time: qemu-ga connections seen when it started */
 } OpData;
 
 static void
@@ -131,6 +171,10 @@ call_libvirt (virDomainPtr dom, VmdPowerAction action)
       return virDomainManagedSave (dom, 0) == 0;
     case VMD_POWER_ACTION_HIBERNATE:
       return virDomainPMSuspendForDuration (dom, VIR_NODE_SUSPEND_TARGET_DISK, 0, 0) == 0;
+    case VMD_POWER_ACTION_SHUTDOWN:
+      /* No flags: the hypervisor's choice, which for QEMU is qemu-ga when it answers and
+       * ACPI otherwise. Returns once asked; the guest takes its time. */
+      return virDomainShutdown (dom) == 0;
     case VMD_POWER_ACTION_RESUME:
       return virDomainResume (dom) == 0;
     case VMD_POWER_ACTION_WAKEUP:
@@ -149,6 +193,29 @@ call_libvirt (virDomainPtr dom, VmdPowerAction action)
     }
 }
 
+/* A guest restored from a managed save (or woken from S3) runs before libvirt has its
+ * qemu-ga back: QEMU announces the guest's open port a moment after the guest runs, and
+ * only then does libvirt connect. After a "not connected" failure, waits for that
+ * connection; bounded, because a guest without qemu-ga never connects (and the plan's
+ * run must not wait for it: another host sleep is refused while it lasts). TRUE: qemu-ga
+ * connected since the operation started, so try again. */
+static gboolean
+wait_for_agent (OpData *data)
+{
+  VmdPowerOps *self = data->ops;
+  gint64 end = g_get_monotonic_time () + AGENT_WAIT_US;
+  gboolean connected;
+
+  if (data->link_time || virGetLastErrorCode () != VIR_ERR_AGENT_UNRESPONSIVE)
+    return FALSE;
+  g_mutex_lock (&self->agent_lock);
+  while (!(connected = agent_connects (self, data->vm) != data->agent_connects)
+         && g_cond_wait_until (&self->agent_cond, &self->agent_lock, end))
+    ;
+  g_mutex_unlock (&self->agent_lock);
+  return connected;
+}
+
 static void
 op_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -158,8 +225,17 @@ op_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
 
   if (dom == NULL)
     vmd_set_libvirt_error (&error, "%s: looking up the VM", data->vm);
-  else if (!call_libvirt (dom, data->action))
-    vmd_set_libvirt_error (&error, "%s: %s", data->vm, vmd_power_action_to_string (data->action));
+  else if (!call_libvirt (dom, data->action)
+           && !(data->action == VMD_POWER_ACTION_SET_TIME && wait_for_agent (data)
+                && call_libvirt (dom, data->action)))
+    {
+      /* Read first: any further libvirt call resets its last error. */
+      vmd_set_libvirt_error (&error, "%s: %s", data->vm, vmd_power_action_to_string (data->action));
+      /* A guest that powers off at once can be gone before libvirt's own call is over
+       * ("domain is not running"): what was asked for happened. */
+      if (data->action == VMD_POWER_ACTION_SHUTDOWN && virDomainIsActive (dom) == 0)
+        g_clear_error (&error);
+    }
   if (error)
     g_task_return_error (task, error);
   else
@@ -174,6 +250,7 @@ awaited_state (VmdPowerAction action)
     {
     case VMD_POWER_ACTION_SUSPEND:   return VIR_DOMAIN_PMSUSPENDED;
     case VMD_POWER_ACTION_HIBERNATE: return VIR_DOMAIN_SHUTOFF;
+    case VMD_POWER_ACTION_SHUTDOWN:  return VIR_DOMAIN_SHUTOFF;
     case VMD_POWER_ACTION_WAKEUP:    return VIR_DOMAIN_RUNNING;
     default:                         return -1;
     }
@@ -207,7 +284,9 @@ on_op_returned (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   vm = vmd_libvirt_lookup (self->libvirt, data->vm);
-  if (state < 0 || (vm != NULL && vm->state == state))
+  /* Shut off already, or a transient VM gone with it. */
+  if (state < 0 || (vm != NULL && vm->state == state)
+      || (vm == NULL && state == VIR_DOMAIN_SHUTOFF))
     {
       data->done (NULL, data->user_data);
       return;
@@ -244,6 +323,7 @@ start_op (gpointer ops_data, const char *vm, VmdPowerAction action, VmdSleepOpDo
       return;
     }
   data = g_new0 (OpData, 1);
+  data->ops = self;
   virConnectRef (conn);
   data->conn = conn;
   data->vm = g_strdup (vm);
@@ -252,6 +332,9 @@ start_op (gpointer ops_data, const char *vm, VmdPowerAction action, VmdSleepOpDo
   data->user_data = user_data;
   if (action == VMD_POWER_ACTION_SET_TIME && self->send_time != NULL)
     data->link_time = self->send_time (vm, self->send_time_data);
+  g_mutex_lock (&self->agent_lock);
+  data->agent_connects = agent_connects (self, vm);
+  g_mutex_unlock (&self->agent_lock);
   task = g_task_new (self, NULL, on_op_returned, NULL);
   g_task_set_task_data (task, data, (GDestroyNotify) op_data_free);
   g_task_run_in_thread (task, op_thread);
@@ -272,9 +355,11 @@ DEFINE_OP (resume, VMD_POWER_ACTION_RESUME)
 DEFINE_OP (wakeup, VMD_POWER_ACTION_WAKEUP)
 DEFINE_OP (start, VMD_POWER_ACTION_START)
 DEFINE_OP (set_time, VMD_POWER_ACTION_SET_TIME)
+DEFINE_OP (shutdown, VMD_POWER_ACTION_SHUTDOWN)
 
 static const VmdSleepOps vtable = {
   op_suspend, op_pause, op_save, op_hibernate, op_resume, op_wakeup, op_start, op_set_time,
+  op_shutdown,
 };
 
 const VmdSleepOps *
@@ -380,6 +465,7 @@ vmd_power_ops_read_vms_async (VmdPowerOps *self, GAsyncReadyCallback callback, g
       s.instance = -1;
       s.state = run_state (vm->state);
       s.on_host_sleep = vm->settings->on_host_sleep;
+      s.on_host_shutdown = vm->settings->on_host_shutdown;
       g_array_append_val (data->vms, s);
     }
   g_task_set_task_data (task, data, (GDestroyNotify) read_data_free);
@@ -405,6 +491,7 @@ vmd_power_ops_new (VmdLibvirt *libvirt, VmdPowerSendTime send_time, gpointer sen
   self->send_time_data = send_time_data;
   g_signal_connect (libvirt, "vm-state-changed", G_CALLBACK (on_vm_state_changed), self);
   g_signal_connect (libvirt, "vm-removed", G_CALLBACK (on_vm_removed), self);
+  g_signal_connect (libvirt, "vm-agent-connected", G_CALLBACK (on_vm_agent_connected), self);
   return self;
 }
 
@@ -424,7 +511,12 @@ vmd_power_ops_dispose (GObject *object)
 static void
 vmd_power_ops_finalize (GObject *object)
 {
-  g_ptr_array_unref (VMD_POWER_OPS (object)->waiters);
+  VmdPowerOps *self = VMD_POWER_OPS (object);
+
+  g_hash_table_unref (self->agent_connects);
+  g_cond_clear (&self->agent_cond);
+  g_mutex_clear (&self->agent_lock);
+  g_ptr_array_unref (self->waiters);
   G_OBJECT_CLASS (vmd_power_ops_parent_class)->finalize (object);
 }
 
@@ -439,4 +531,7 @@ static void
 vmd_power_ops_init (VmdPowerOps *self)
 {
   self->waiters = g_ptr_array_new ();
+  self->agent_connects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&self->agent_lock);
+  g_cond_init (&self->agent_cond);
 }

@@ -1,7 +1,8 @@
 /* vmd-power.c: wires the power bridge to the daemon. power-bridge/ knows neither libvirt
  * nor D-Bus exports: this file feeds UPower's and logind's state to the guests' links,
- * runs the sleep plan on logind's PrepareForSleep and on a critical battery (with the
- * libvirt operations of vmd-power-ops.c), and exports the summary and the reports. */
+ * runs the sleep plan on logind's PrepareForSleep and PrepareForShutdown and on a critical
+ * battery (with the libvirt operations of vmd-power-ops.c), and exports the summary and
+ * the reports. */
 #include "vmd-power.h"
 
 #include "vmd-power-links.h"
@@ -13,6 +14,11 @@
 #define CRITICAL_BUDGET_US (15 * G_USEC_PER_SEC)
 /* logind's InhibitDelayMaxSec default, until logind was read. */
 #define DEFAULT_DELAY_US   (5 * G_USEC_PER_SEC)
+/* What a host power-off gives the guests to shut down or be saved, from PrepareForShutdown
+ * (vmdeskd --host-shutdown-timeout); the unit's TimeoutStopSec is longer. */
+#define DEFAULT_SHUTDOWN_TIMEOUT_S 60
+
+typedef struct _Run Run;
 
 struct _VmdPower {
   GObject            parent;
@@ -26,6 +32,14 @@ struct _VmdPower {
   VmdPowerLinks     *links;
   gboolean           recovery_pending;   /* a previous daemon's journal waits for a wake */
   gboolean           critical_saved;     /* a critical run saved VMs: AC back restores them */
+  guint              runs;               /* runs reading the VMs or in the plan */
+  /* The host's power-off, from PrepareForShutdown(true) until its report. It starts only
+   * when no other run is under way (`shutdown_waiting` until then), so that it reads the
+   * VMs as they are after that run. */
+  Run               *shutdown;
+  gboolean           shutdown_waiting;
+  gint64             shutdown_timeout_us;
+  GPtrArray         *drains;             /* GTasks of vmd_power_drain_async */
 };
 
 G_DEFINE_TYPE (VmdPower, vmd_power, G_TYPE_OBJECT)
@@ -153,12 +167,14 @@ report (VmdPower *self, const char *kind, GPtrArray *outcomes, gint64 took_us)
 }
 
 /* One run of the plan: who asked, since when, and the inhibitor handle it keeps. */
-typedef struct {
+struct _Run {
   VmdPower       *self;
-  const char     *kind;     /* "host-sleep", "wake" or "critical-battery" */
+  const char     *kind;     /* "host-sleep", "host-shutdown", "wake" or "critical-battery" */
   gint64          began;
-  VmdSleepHandle *handle;   /* host-sleep: released when the plan is done */
-} Run;
+  VmdSleepHandle *handle;   /* host-sleep, -shutdown: released when the plan is done ... */
+  GSource        *release;  /* host-shutdown: ... or at the inhibitor's budget */
+  gboolean        cancelled;   /* host-shutdown: logind could not start it */
+};
 
 static Run *
 run_new (VmdPower *self, const char *kind)
@@ -172,12 +188,65 @@ run_new (VmdPower *self, const char *kind)
 }
 
 static void
+release_handle (Run *run)
+{
+  if (run->release != NULL)
+    {
+      g_source_destroy (run->release);
+      g_clear_pointer (&run->release, g_source_unref);
+    }
+  if (run->handle)
+    vmd_sleep_inhibitor_release (run->self->inhibitor, g_steal_pointer (&run->handle));
+}
+
+static void
 run_free (Run *run)
 {
-  if (run->handle)
-    vmd_sleep_inhibitor_release (run->self->inhibitor, run->handle);
+  release_handle (run);
   g_object_unref (run->self);
   g_free (run);
+}
+
+static void start_run (VmdPower *self, Run *run);
+
+static void
+finish_drains (VmdPower *self)
+{
+  g_autoptr(GPtrArray) drains = g_steal_pointer (&self->drains);
+
+  self->drains = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < drains->len; i++)
+    g_task_return_boolean (drains->pdata[i], TRUE);
+}
+
+/* The host's shutdown waited for the runs before it; it goes once they are over. */
+static void
+maybe_start_shutdown (VmdPower *self)
+{
+  if (self->shutdown == NULL || !self->shutdown_waiting || self->runs > 0)
+    return;
+  self->shutdown_waiting = FALSE;
+  start_run (self, self->shutdown);
+}
+
+/* A run is over (reported or not, or never started): the next may start. */
+static void
+run_done (Run *run, gboolean started)
+{
+  g_autoptr(VmdPower) self = g_object_ref (run->self);
+  gboolean was_shutdown = run == self->shutdown;
+
+  if (started)
+    self->runs--;
+  if (was_shutdown)
+    {
+      self->shutdown = NULL;
+      self->shutdown_waiting = FALSE;
+    }
+  run_free (run);
+  if (was_shutdown)
+    finish_drains (self);
+  maybe_start_shutdown (self);
 }
 
 static void
@@ -190,6 +259,8 @@ on_plan_done (GObject *source, GAsyncResult *result, gpointer data)
 
   if (g_str_equal (run->kind, "host-sleep"))
     outcomes = vmd_sleep_plan_prepare_finish (self->plan, result, &error);
+  else if (g_str_equal (run->kind, "host-shutdown"))
+    outcomes = vmd_sleep_plan_shutdown_finish (self->plan, result, &error);
   else if (g_str_equal (run->kind, "wake"))
     outcomes = vmd_sleep_plan_wake_finish (self->plan, result, &error);
   else
@@ -205,7 +276,7 @@ on_plan_done (GObject *source, GAsyncResult *result, gpointer data)
             self->critical_saved = TRUE;
     }
   /* The inhibitor goes only now: host sleep waits for every VM (or its deadline). */
-  run_free (run);
+  run_done (run, TRUE);
   emit_changed (self);
 }
 
@@ -224,10 +295,16 @@ on_vms_read (GObject *source, GAsyncResult *result, gpointer data)
       g_warning ("%s: cannot read the VMs: %s", run->kind, error->message);
       if (g_str_equal (run->kind, "wake"))
         self->recovery_pending = TRUE;   /* once libvirt is back */
-      run_free (run);
+      run_done (run, TRUE);
       return;
     }
   v = (const VmdSleepVm *) (gpointer) vms->data;
+  if (run->cancelled)
+    {
+      g_message ("%s: cancelled before any VM was touched", run->kind);
+      run_done (run, TRUE);
+      return;
+    }
   if (g_str_equal (run->kind, "host-sleep"))
     {
       guint64 delay = vmd_logind_monitor_get_inhibit_delay_max (self->logind);
@@ -238,6 +315,14 @@ on_vms_read (GObject *source, GAsyncResult *result, gpointer data)
         delay = DEFAULT_DELAY_US;
       delay = (guint64) MAX ((gint64) delay - spent, 1);
       vmd_sleep_plan_prepare_async (self->plan, v, vms->len, delay, on_plan_done, run);
+    }
+  else if (g_str_equal (run->kind, "host-shutdown"))
+    {
+      /* The budget counts from PrepareForShutdown, the time waited for another run too. */
+      gint64 spent = g_get_monotonic_time () - run->began;
+
+      vmd_sleep_plan_shutdown_async (self->plan, v, vms->len, self->shutdown_timeout_us - spent,
+                                     on_plan_done, run);
     }
   else if (g_str_equal (run->kind, "wake"))
     vmd_sleep_plan_wake_async (self->plan, v, vms->len, 0, on_plan_done, run);
@@ -250,7 +335,15 @@ on_vms_read (GObject *source, GAsyncResult *result, gpointer data)
 static void
 start_run (VmdPower *self, Run *run)
 {
+  self->runs++;
   vmd_power_ops_read_vms_async (self->ops, on_vms_read, run);
+}
+
+/* While the host shuts down, its plan alone acts on the VMs. */
+static gboolean
+shutting_down (VmdPower *self)
+{
+  return self->shutdown != NULL && !self->shutdown->cancelled;
 }
 
 static void
@@ -263,18 +356,25 @@ start_wake (VmdPower *self, const char *why)
   self->recovery_pending = FALSE;
   if (journaled[0] == NULL)
     return;
+  if (shutting_down (self))
+    {
+      g_message ("%s: the host is shutting down, so nothing is brought back", why);
+      return;
+    }
   g_message ("%s: bringing back what vmdesk quiesced: %s", why, escaped);
   start_run (self, run_new (self, "wake"));
 }
 
 /* A previous daemon's journal: act once libvirt is synced and the host is awake (logind
- * read, not preparing for sleep); during a sleep the next "resuming" does it. */
+ * read, not preparing for sleep or shutdown); during a sleep the next "resuming" does it,
+ * and a daemon started while the host shuts down starts no VM. */
 static void
 maybe_recover (VmdPower *self)
 {
   if (!self->recovery_pending || !vmd_libvirt_is_connected (self->libvirt)
       || !vmd_logind_monitor_is_available (self->logind)
-      || vmd_logind_monitor_get_preparing_for_sleep (self->logind))
+      || vmd_logind_monitor_get_preparing_for_sleep (self->logind)
+      || vmd_logind_monitor_get_preparing_for_shutdown (self->logind))
     return;
   start_wake (self, "start-up");
 }
@@ -298,6 +398,11 @@ on_power_changed (VmdUpowerMonitor *upower, VmdPower *self)
 static void
 on_critical (VmdUpowerMonitor *upower, VmdPower *self)
 {
+  if (shutting_down (self))
+    {
+      g_warning ("the battery is critical while the host shuts down: its plan goes on");
+      return;
+    }
   g_warning ("the battery is critical: saving every VM that can be saved");
   start_run (self, run_new (self, "critical-battery"));
 }
@@ -346,7 +451,15 @@ on_links_changed (VmdPowerLinks *links, const char *vm, VmdPower *self)
 static void
 on_sleeping (VmdSleepInhibitor *inhibitor, VmdPower *self)
 {
-  Run *run = run_new (self, "host-sleep");
+  Run *run;
+
+  if (shutting_down (self))
+    {
+      g_warning ("logind announced sleep while the host shuts down: the VMs are left to the "
+                 "shutdown");
+      return;
+    }
+  run = run_new (self, "host-sleep");
 
   run->handle = vmd_sleep_inhibitor_take (inhibitor);
   g_message ("the host prepares to sleep: quiescing the VMs");
@@ -360,6 +473,72 @@ on_resuming (VmdSleepInhibitor *inhibitor, VmdPower *self)
   g_message ("the host resumed");
   vmd_power_links_send_sleep (self->links, VMD_SLEEP_PHASE_RESUME);
   start_wake (self, "resume");
+}
+
+/* Timer: logind holds the power-off at most InhibitDelayMaxUSec; at our share of it the
+ * inhibitor goes, so the host's shutdown proceeds while the guests' own shutdowns and
+ * saves go on: vmdeskd's stop (SIGTERM, before libvirtd's) waits for them. */
+static gboolean
+on_shutdown_release (gpointer data)
+{
+  Run *run = data;
+
+  g_clear_pointer (&run->release, g_source_unref);
+  if (run->handle != NULL)
+    {
+      g_message ("host-shutdown: the inhibitor goes after %.1f s; the VMs that are not done "
+                 "yet go on shutting down or saving, and vmdeskd's stop waits for them",
+                 (g_get_monotonic_time () - run->began) / (double) G_USEC_PER_SEC);
+      vmd_sleep_inhibitor_release (run->self->inhibitor, g_steal_pointer (&run->handle));
+      emit_changed (run->self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* PrepareForShutdown(true): a power-off or reboot. As for sleep, the handle is taken inside
+ * the signal; the plan starts once no other run is under way, with fresh VMs. */
+static void
+on_shutting_down (VmdSleepInhibitor *inhibitor, VmdPower *self)
+{
+  guint64 delay = vmd_logind_monitor_get_inhibit_delay_max (self->logind);
+  gint64 total_us, agent_us;
+  Run *run;
+
+  if (self->shutdown != NULL && !self->shutdown->cancelled)
+    return;   /* announced twice: the first one is under way */
+  run = run_new (self, "host-shutdown");
+  run->handle = vmd_sleep_inhibitor_take (inhibitor);
+  vmd_sleep_budget (delay > 0 ? delay : DEFAULT_DELAY_US, &total_us, &agent_us);
+  run->release = g_timeout_source_new ((guint) (total_us / 1000));
+  g_source_set_callback (run->release, on_shutdown_release, run, NULL);
+  g_source_attach (run->release, NULL);
+  g_message ("the host prepares to power off or reboot: shutting down or saving the VMs "
+             "(%.0f s at most)", self->shutdown_timeout_us / (double) G_USEC_PER_SEC);
+  if (self->shutdown != NULL)
+    {
+      /* An earlier, cancelled one still in the plan: this one follows it. */
+      g_message ("host-shutdown: after the cancelled one is over");
+    }
+  else if (self->runs > 0)
+    g_message ("host-shutdown: after the run under way");
+  self->shutdown = run;
+  self->shutdown_waiting = TRUE;
+  maybe_start_shutdown (self);
+}
+
+/* PrepareForShutdown(false): logind could not start the shutdown. What the plan did stays
+ * done; a wake brings the saved VMs back, as after a resume. */
+static void
+on_shutdown_cancelled (VmdSleepInhibitor *inhibitor, VmdPower *self)
+{
+  g_message ("the host's shutdown was cancelled");
+  if (self->shutdown != NULL)
+    {
+      self->shutdown->cancelled = TRUE;
+      if (self->shutdown_waiting)
+        run_done (self->shutdown, FALSE);
+    }
+  start_wake (self, "cancelled shutdown");
 }
 
 static gboolean
@@ -467,8 +646,13 @@ vmd_power_new (VmdManager *manager, VmdLibvirt *libvirt, GDBusConnection *bus,
   g_signal_connect (self->logind, "notify::docked", G_CALLBACK (on_lid_changed), self);
   g_signal_connect (self->logind, "notify::available", G_CALLBACK (on_logind_state), self);
   g_signal_connect (self->logind, "notify::preparing-for-sleep", G_CALLBACK (on_logind_state), self);
+  g_signal_connect (self->logind, "notify::preparing-for-shutdown", G_CALLBACK (on_logind_state),
+                    self);
   g_signal_connect (self->inhibitor, "sleeping", G_CALLBACK (on_sleeping), self);
   g_signal_connect (self->inhibitor, "resuming", G_CALLBACK (on_resuming), self);
+  g_signal_connect (self->inhibitor, "shutting-down", G_CALLBACK (on_shutting_down), self);
+  g_signal_connect (self->inhibitor, "shutdown-cancelled", G_CALLBACK (on_shutdown_cancelled),
+                    self);
   g_signal_connect (self->links, "changed", G_CALLBACK (on_links_changed), self);
   g_signal_connect (libvirt, "notify::connected", G_CALLBACK (on_libvirt_connected), self);
   g_signal_connect (manager, "focus-changed", G_CALLBACK (on_focus_changed), self);
@@ -480,6 +664,48 @@ vmd_power_new (VmdManager *manager, VmdLibvirt *libvirt, GDBusConnection *bus,
       g_message ("the sleep journal names VMs a previous vmdeskd quiesced: %s", escaped);
     }
   return g_steal_pointer (&self);
+}
+
+void
+vmd_power_set_host_shutdown_timeout (VmdPower *self, guint seconds)
+{
+  g_return_if_fail (VMD_IS_POWER (self));
+  self->shutdown_timeout_us = (gint64) seconds * G_USEC_PER_SEC;
+}
+
+gboolean
+vmd_power_get_host_shutdown (VmdPower *self, gint64 *left_us)
+{
+  g_return_val_if_fail (VMD_IS_POWER (self), FALSE);
+  if (self->shutdown == NULL)
+    return FALSE;
+  if (left_us != NULL)
+    *left_us = MAX (self->shutdown->began + self->shutdown_timeout_us - g_get_monotonic_time (), 0);
+  return TRUE;
+}
+
+void
+vmd_power_drain_async (VmdPower *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (VMD_IS_POWER (self));
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, vmd_power_drain_async);
+  if (self->shutdown == NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  g_ptr_array_add (self->drains, task);
+}
+
+gboolean
+vmd_power_drain_finish (VmdPower *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void
@@ -511,12 +737,22 @@ vmd_power_dispose (GObject *object)
 }
 
 static void
+vmd_power_finalize (GObject *object)
+{
+  g_ptr_array_unref (VMD_POWER (object)->drains);
+  G_OBJECT_CLASS (vmd_power_parent_class)->finalize (object);
+}
+
+static void
 vmd_power_class_init (VmdPowerClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = vmd_power_dispose;
+  G_OBJECT_CLASS (klass)->finalize = vmd_power_finalize;
 }
 
 static void
 vmd_power_init (VmdPower *self)
 {
+  self->shutdown_timeout_us = (gint64) DEFAULT_SHUTDOWN_TIMEOUT_S * G_USEC_PER_SEC;
+  self->drains = g_ptr_array_new_with_free_func (g_object_unref);
 }

@@ -98,6 +98,7 @@ on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdUsb *self)
 {
   if (g_hash_table_remove (self->up, name))
     vmd_usb_router_vm_stopped (self->router, name);
+  vmd_usb_libvirt_ops_forget_vm (self->ops, name);
 }
 
 static void

@@ -18,6 +18,7 @@ vmd_vfio_bound_free (VmdVfioBound *bound)
     return;
   g_free (bound->bdf);
   g_strfreev (bound->functions);
+  g_free (bound->error);
   g_free (bound);
 }
 
@@ -56,12 +57,14 @@ read_settings (virDomainPtr dom, const char *name, GError **error)
   return settings;
 }
 
-/* Gives back, newest first, what this prepare bound; `error`'s message says so at its end. */
+/* Gives back, newest first, what this prepare bound; `error`'s message says so at its end.
+ * What cannot be given back moves to `stuck`, with why. */
 static void
-give_back (GPtrArray *bound, const VmdVfioOps *ops, gpointer ops_data, const char *name,
+give_back (GPtrArray *bound, const VmdVfioOps *ops, gpointer ops_data, GPtrArray *stuck,
            GError **error)
 {
   g_autoptr(GString) what = g_string_new (NULL);
+  gboolean failed = FALSE;
 
   for (guint i = bound->len; i-- > 0;)
     {
@@ -69,17 +72,20 @@ give_back (GPtrArray *bound, const VmdVfioOps *ops, gpointer ops_data, const cha
       g_autoptr(GError) local = NULL;
 
       if (ops->release (ops_data, b->bdf, &local))
-        g_string_append_printf (what, "%s%s was given back", what->len ? ", " : "", b->bdf);
-      else
         {
-          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VMDESK_VM", name,
-                            "MESSAGE", "VM '%s': giving %s back failed: %s", name, b->bdf,
-                            local->message);
-          g_string_append_printf (what, "%sgiving %s back failed (%s)", what->len ? ", " : "",
-                                  b->bdf, local->message);
+          g_string_append_printf (what, "%s%s was given back", what->len ? ", " : "", b->bdf);
+          continue;
         }
+      /* Logged by the daemon's part, which records it (vmd-vfio.c). */
+      g_string_append_printf (what, "%sgiving %s back failed (%s)", what->len ? ", " : "",
+                              b->bdf, local->message);
+      b->error = g_strdup (local->message);
+      g_ptr_array_add (stuck, g_ptr_array_steal_index (bound, i));
+      failed = TRUE;
     }
   g_ptr_array_set_size (bound, 0);
+  if (failed)
+    g_string_append (what, ": " VMD_VFIO_RETRY_NOTE);
   if (what->len && error && *error)
     {
       g_autofree char *old = (*error)->message;
@@ -138,7 +144,7 @@ sync_definition (virConnectPtr conn, const char *name, const char *xml, GPtrArra
 
 GPtrArray *
 vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *ops,
-                      gpointer ops_data, gboolean *single_gpu, GError **error)
+                      gpointer ops_data, gboolean *single_gpu, GPtrArray *stuck, GError **error)
 {
   g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
   g_autoptr(GPtrArray) bound = g_ptr_array_new_with_free_func ((GDestroyNotify) vmd_vfio_bound_free);
@@ -188,7 +194,7 @@ vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *op
       if (functions == NULL)
         {
           g_prefix_error (error, "VM '%s': ", name);
-          give_back (bound, ops, ops_data, name, error);
+          give_back (bound, ops, ops_data, stuck, error);
           return NULL;
         }
       b = g_new0 (VmdVfioBound, 1);
@@ -203,10 +209,18 @@ vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *op
   if (!sync_definition (conn, name, xml, bound, error))
     {
       g_prefix_error (error, "VM '%s': ", name);
-      give_back (bound, ops, ops_data, name, error);
+      give_back (bound, ops, ops_data, stuck, error);
       return NULL;
     }
   return g_steal_pointer (&bound);
+}
+
+gboolean
+vmd_vfio_job_vm_active (virConnectPtr conn, const char *name)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
+
+  return dom != NULL && virDomainIsActive (dom) == 1;
 }
 
 GHashTable *

@@ -6,11 +6,18 @@
 
 #include <libvirt/libvirt.h>
 
-/* A device vmdesk bound: the BDF bind was given, and every function it moved. */
+/* A device vmdesk bound: the BDF bind was given, and every function it moved; `error` is
+ * set on one whose give-back failed (it stays on vfio-pci, its journal kept). */
 typedef struct {
   char *bdf;
   GStrv functions;
+  char *error;
 } VmdVfioBound;
+
+/* What a failed give-back's message ends with: the device is not lost to the host. */
+#define VMD_VFIO_RETRY_NOTE \
+  "what it could not undo stays on vfio-pci; vmdeskd retries the give-back at the next " \
+  "StartVM of a VM that names it and at its own next start"
 
 void vmd_vfio_bound_free (VmdVfioBound *bound);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdVfioBound, vmd_vfio_bound_free)
@@ -19,11 +26,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdVfioBound, vmd_vfio_bound_free)
  * name devices, checks and plans all of them (nothing is touched if one is refused), binds
  * each, and makes the definition's vmdesk hostdevs match (virDomainDefineXML, only when
  * they differ; stale ones of ours are removed even when no device is named). Any failure
- * gives back what was bound. Returns the VmdVfioBound array (empty when the VM names no
- * device or already runs); `*single_gpu` is the VM's hand-over opt-in. Errors name the VM
- * and the device and keep vfio-helper's VMD_VFIO_ERROR codes. */
+ * gives back what was bound, and the error says how that went; a device whose give-back
+ * failed is added to `stuck` (VmdVfioBound with its `error`). Returns the VmdVfioBound
+ * array (empty when the VM names no device or already runs); `*single_gpu` is the VM's
+ * hand-over opt-in. Errors name the VM and the device and keep vfio-helper's
+ * VMD_VFIO_ERROR codes. */
 GPtrArray  *vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *ops,
-                                  gpointer ops_data, gboolean *single_gpu, GError **error);
+                                  gpointer ops_data, gboolean *single_gpu, GPtrArray *stuck,
+                                  GError **error);
+
+/* Whether libvirt runs domain `name` now (FALSE when it is gone). */
+gboolean    vmd_vfio_job_vm_active (virConnectPtr conn, const char *name);
 
 /* PCI function -> name of the active domain whose live definition passes it (any hostdev,
  * whoever added it). */

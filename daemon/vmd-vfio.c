@@ -58,6 +58,20 @@ holding_free (Holding *h)
   g_free (h);
 }
 
+/* Records that `bdf` (moved with `functions`; NULL: not known) is held for `vm`. */
+static Holding *
+hold (VmdVfio *self, const char *bdf, const char *vm, const char *const *functions)
+{
+  Holding *h = g_new0 (Holding, 1);
+  const char *none[] = { NULL };
+
+  h->bdf = g_strdup (bdf);
+  h->vm = g_strdup (vm);
+  h->functions = g_strdupv ((GStrv) (functions ? functions : none));
+  g_hash_table_replace (self->holdings, h->bdf, h);
+  return h;
+}
+
 static void
 log_vm (GLogLevelFlags level, const char *vm, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
@@ -98,13 +112,17 @@ struct Job {
   char          *reason;
   virConnectPtr  conn;      /* referenced, or NULL */
   GPtrArray     *bdfs;      /* in */
+  GPtrArray     *watched;   /* undo: BDFs an earlier job was releasing, whose outcome it reports */
   GPtrArray     *bound;     /* prepare: VmdVfioBound */
+  GPtrArray     *stuck;     /* prepare: VmdVfioBound it could not give back */
   GPtrArray     *results;   /* per BDF: NULL or the error message */
   GPtrArray     *recovered; /* VmdVfioRecovered */
   GHashTable    *users;     /* function -> running VM */
   gboolean       single_gpu;
+  gboolean       unless_running; /* release: only if libvirt says the VM is not running */
+  gboolean       kept;      /* release: it was running, nothing was released */
   GError        *error;
-  GTask         *outer;     /* prepare: the manager's */
+  GTask         *outer;     /* prepare, undo: the manager's */
   gboolean       answered;  /* outer has its result */
 };
 
@@ -117,7 +135,9 @@ job_new (JobFunc work, JobFunc done, const char *vm)
   job->done = done;
   job->vm = g_strdup (vm);
   job->bdfs = g_ptr_array_new_with_free_func (g_free);
+  job->watched = g_ptr_array_new_with_free_func (g_free);
   job->results = g_ptr_array_new_with_free_func (g_free);
+  job->stuck = g_ptr_array_new_with_free_func ((GDestroyNotify) vmd_vfio_bound_free);
   return job;
 }
 
@@ -129,7 +149,9 @@ job_free (Job *job)
   if (job->conn)
     virConnectClose (job->conn);
   g_ptr_array_unref (job->bdfs);
+  g_ptr_array_unref (job->watched);
   g_ptr_array_unref (job->results);
+  g_ptr_array_unref (job->stuck);
   g_clear_pointer (&job->bound, g_ptr_array_unref);
   g_clear_pointer (&job->recovered, g_ptr_array_unref);
   g_clear_pointer (&job->users, g_hash_table_unref);
@@ -178,11 +200,25 @@ job_take_connection (VmdVfio *self, Job *job)
   return TRUE;
 }
 
-/* ---- releasing: a failed start, a stop, a VM gone ---- */
+/* ---- releasing: a failed start, a stop, a VM gone, a retry ---- */
+
+static gboolean
+vm_runs (VmdVfio *self, const char *name)
+{
+  const VmdVm *vm = vmd_libvirt_lookup (self->libvirt, name);
+
+  /* Only shut off means QEMU let go: paused, pmsuspended or crashed QEMUs keep the device. */
+  return vm != NULL && vm->state != VIR_DOMAIN_SHUTOFF;
+}
 
 static void
 release_work (VmdVfio *self, Job *job)
 {
+  if (job->unless_running && job->conn && vmd_vfio_job_vm_active (job->conn, job->vm))
+    {
+      job->kept = TRUE;
+      return;
+    }
   for (guint i = 0; i < job->bdfs->len; i++)
     {
       g_autoptr(GError) error = NULL;
@@ -192,45 +228,150 @@ release_work (VmdVfio *self, Job *job)
     }
 }
 
+/* A device whose give-back failed: its journal stays, and so does the record of who held it,
+ * so that a retry knows it and ListPassthrough shows it. */
 static void
-release_done (VmdVfio *self, Job *job)
+hold_failed (VmdVfio *self, Holding *h, const char *failure)
 {
-  for (guint i = 0; i < job->bdfs->len; i++)
-    {
-      const char *bdf = job->bdfs->pdata[i];
-      const char *failure = job->results->pdata[i];
-      Holding *h = g_hash_table_lookup (self->holdings, bdf);
-      g_auto(GStrv) functions = h ? g_strdupv (h->functions) : NULL;
+  h->state = HOLD_FAILED;
+  g_free (h->error);
+  h->error = g_strdup (failure);
+  log_vm (G_LOG_LEVEL_WARNING, h->vm, "VM '%s': giving %s back failed: %s; the journal stays, "
+          "the next StartVM of a VM naming it and the next daemon start retry it", h->vm,
+          h->bdf, failure);
+}
 
-      if (failure == NULL)
-        {
-          log_vm (G_LOG_LEVEL_MESSAGE, job->vm, "VM '%s': %s given back to the host (%s)",
-                  job->vm, bdf, job->reason);
-          g_hash_table_remove (self->holdings, bdf);
-          emit_changed (self, job->vm, bdf, functions, "released", job->reason);
-          continue;
-        }
-      log_vm (G_LOG_LEVEL_WARNING, job->vm, "VM '%s': giving %s back failed (%s): %s; the "
-              "journal stays, recovery retries at the next daemon start", job->vm, bdf,
-              job->reason, failure);
-      if (h)
-        {
-          h->state = HOLD_FAILED;
-          g_free (h->error);
-          h->error = g_strdup (failure);
-        }
-      emit_changed (self, job->vm, bdf, functions, "release-failed", failure);
+/* The outcome of one release, on the main loop. */
+static void
+settle_release (VmdVfio *self, Job *job, const char *bdf, const char *failure)
+{
+  Holding *h = g_hash_table_lookup (self->holdings, bdf);
+  g_autofree char *vm = g_strdup (h ? h->vm : job->vm);
+  g_auto(GStrv) functions = h ? g_strdupv (h->functions) : NULL;
+
+  if (failure == NULL)
+    {
+      log_vm (G_LOG_LEVEL_MESSAGE, vm, "VM '%s': %s given back to the host (%s)", vm, bdf,
+              job->reason);
+      g_hash_table_remove (self->holdings, bdf);
+      emit_changed (self, vm, bdf, functions, "released", job->reason);
+      return;
     }
+  if (h)
+    hold_failed (self, h, failure);
+  emit_changed (self, vm, bdf, functions, "release-failed", failure);
+}
+
+/* An undo's answer: one line for the start's error, or an error saying what is stuck. */
+static void
+answer_undo (VmdVfio *self, Job *job)
+{
+  g_autoptr(GString) given = g_string_new (NULL);
+  g_autoptr(GString) stuck = g_string_new (NULL);
+
+  for (guint i = 0; i < job->bdfs->len + job->watched->len; i++)
+    {
+      gboolean own = i < job->bdfs->len;
+      const char *bdf = own ? job->bdfs->pdata[i] : job->watched->pdata[i - job->bdfs->len];
+      Holding *h = g_hash_table_lookup (self->holdings, bdf);
+      /* A release an earlier job made: still held for this VM only if it failed. */
+      const char *failure = own ? job->results->pdata[i]
+                          : h && h->state == HOLD_FAILED && g_str_equal (h->vm, job->vm) ? h->error
+                          : NULL;
+
+      if (failure)
+        g_string_append_printf (stuck, "%sgiving %s back failed: %s", stuck->len ? "; " : "",
+                                bdf, failure);
+      else
+        g_string_append_printf (given, "%s%s was given back to the host", given->len ? ", " : "",
+                                bdf);
+    }
+  job->answered = TRUE;
+  if (stuck->len == 0)
+    {
+      g_task_return_pointer (job->outer, given->len ? g_strdup (given->str) : NULL, g_free);
+      return;
+    }
+  g_task_return_new_error (job->outer, VMD_ERROR, VMD_ERROR_FAILED, "%s%s%s; %s", given->str,
+                           given->len ? "; " : "", stuck->str, VMD_VFIO_RETRY_NOTE);
 }
 
 static void
-release_vm (VmdVfio *self, const char *vm, const char *reason)
+release_done (VmdVfio *self, Job *job)
+{
+  if (job->kept)
+    {
+      for (guint i = 0; i < job->bdfs->len; i++)
+        {
+          Holding *h = g_hash_table_lookup (self->holdings, job->bdfs->pdata[i]);
+          if (h && h->state == HOLD_RELEASING)
+            h->state = HOLD_BOUND;
+        }
+      log_vm (G_LOG_LEVEL_MESSAGE, job->vm, "VM '%s' runs: its pass-through devices stay bound "
+              "until it stops", job->vm);
+      return;
+    }
+  for (guint i = 0; i < job->bdfs->len; i++)
+    settle_release (self, job, job->bdfs->pdata[i], job->results->pdata[i]);
+  if (job->outer)
+    answer_undo (self, job);
+}
+
+/* Queues the release of `vm`'s devices; with `outer`, that task gets the outcome once every
+ * release of them, also one queued earlier, is done. */
+static void
+release_vm (VmdVfio *self, const char *vm, const char *reason, GTask *outer)
 {
   Job *job = job_new (release_work, release_done, vm);
   GHashTableIter iter;
   Holding *h;
 
   job->reason = g_strdup (reason);
+  job->outer = outer;
+  g_hash_table_iter_init (&iter, self->holdings);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
+    {
+      if (!g_str_equal (h->vm, vm))
+        continue;
+      if (h->state == HOLD_BOUND)
+        {
+          h->state = HOLD_RELEASING;
+          g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
+        }
+      else if (h->state == HOLD_RELEASING)
+        g_ptr_array_add (job->watched, g_strdup (h->bdf));
+    }
+  if (job->bdfs->len == 0 && (outer == NULL || job->watched->len == 0))
+    {
+      if (outer)
+        {
+          job->answered = TRUE;
+          g_task_return_pointer (outer, NULL, NULL);
+        }
+      job_free (job);
+      return;
+    }
+  if (job->bdfs->len)
+    log_vm (G_LOG_LEVEL_MESSAGE, vm, "VM '%s': %s; giving its pass-through devices back", vm,
+            reason);
+  /* With nothing of its own to release, the job still waits its turn: the queue runs in
+   * order, so the releases it watches are settled by then. */
+  queue_job (self, job);
+}
+
+/* Recovery found a device held for a VM the worker saw running, but the VM reads as shut
+ * off here: either it stopped since (its stop event found nothing to release yet) or its
+ * start event has not arrived. libvirt decides, on the worker. */
+static void
+release_unless_running (VmdVfio *self, const char *vm)
+{
+  Job *job = job_new (release_work, release_done, vm);
+  GHashTableIter iter;
+  Holding *h;
+
+  job->reason = g_strdup ("the VM stopped");
+  job->unless_running = TRUE;
+  job_take_connection (self, job);
   g_hash_table_iter_init (&iter, self->holdings);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
     if (h->state == HOLD_BOUND && g_str_equal (h->vm, vm))
@@ -239,11 +380,53 @@ release_vm (VmdVfio *self, const char *vm, const char *reason)
         g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
       }
   if (job->bdfs->len == 0)
+    job_free (job);
+  else
+    queue_job (self, job);
+}
+
+/* Whether VM `name`'s settings (as last read) name a function of the device `h` is about. */
+static gboolean
+names_the_device (VmdVfio *self, const char *name, const Holding *h)
+{
+  const VmdVm *vm = vmd_libvirt_lookup (self->libvirt, name);
+  VmdVfioBdf held, named;
+
+  if (vm == NULL || vm->settings == NULL || !vmd_vfio_bdf_parse (h->bdf, &held, NULL))
+    return FALSE;
+  for (GStrv b = vm->settings->passthrough_pci; b && *b; b++)
+    if (vmd_vfio_bdf_parse (*b, &named, NULL) && vmd_vfio_bdf_same_device (&held, &named))
+      return TRUE;
+  return FALSE;
+}
+
+/* Before VM `name` is prepared: a give-back that failed is tried again when this start is
+ * by the VM that held the device or needs it, and its holder does not run. Queued first, so
+ * the prepare finds the device back on the host, or busy with the failure named. */
+static void
+retry_failed_releases (VmdVfio *self, const char *name)
+{
+  g_autofree char *reason = g_strdup_printf ("retried before starting VM '%s'", name);
+  Job *job = job_new (release_work, release_done, name);
+  GHashTableIter iter;
+  Holding *h;
+
+  g_hash_table_iter_init (&iter, self->holdings);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
+    if (h->state == HOLD_FAILED && !vm_runs (self, h->vm)
+        && (g_str_equal (h->vm, name) || names_the_device (self, name, h)))
+      {
+        h->state = HOLD_RELEASING;
+        g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
+        log_vm (G_LOG_LEVEL_MESSAGE, h->vm, "VM '%s': giving %s back again (%s)", h->vm, h->bdf,
+                reason);
+      }
+  if (job->bdfs->len == 0)
     {
       job_free (job);
       return;
     }
-  log_vm (G_LOG_LEVEL_MESSAGE, vm, "VM '%s': %s; giving its pass-through devices back", vm, reason);
+  job->reason = g_steal_pointer (&reason);
   queue_job (self, job);
 }
 
@@ -253,7 +436,7 @@ static void
 prepare_work (VmdVfio *self, Job *job)
 {
   job->bound = vmd_vfio_job_prepare (job->conn, job->vm, self->ops, self->ops_data,
-                                     &job->single_gpu, &job->error);
+                                     &job->single_gpu, job->stuck, &job->error);
 }
 
 /* Says which VM holds the device that made a bind busy, and how. */
@@ -277,9 +460,26 @@ name_the_holder (VmdVfio *self, GError *error)
       }
 }
 
+/* A device a failed prepare bound and could not give back: held for the VM, failed. */
+static void
+record_stuck (VmdVfio *self, Job *job)
+{
+  for (guint i = 0; i < job->stuck->len; i++)
+    {
+      VmdVfioBound *b = job->stuck->pdata[i];
+      Holding *h = hold (self, b->bdf, job->vm, (const char *const *) b->functions);
+
+      h->single_gpu = job->single_gpu;
+      h->confirmed = TRUE;
+      hold_failed (self, h, b->error);
+      emit_changed (self, job->vm, b->bdf, b->functions, "release-failed", b->error);
+    }
+}
+
 static void
 prepare_done (VmdVfio *self, Job *job)
 {
+  record_stuck (self, job);
   if (job->error)
     {
       if (g_error_matches (job->error, VMD_VFIO_ERROR, VMD_VFIO_ERROR_BUSY))
@@ -293,13 +493,9 @@ prepare_done (VmdVfio *self, Job *job)
   for (guint i = 0; i < job->bound->len; i++)
     {
       VmdVfioBound *b = job->bound->pdata[i];
-      Holding *h = g_new0 (Holding, 1);
+      Holding *h = hold (self, b->bdf, job->vm, (const char *const *) b->functions);
 
-      h->bdf = g_strdup (b->bdf);
-      h->vm = g_strdup (job->vm);
-      h->functions = g_strdupv (b->functions);
       h->single_gpu = job->single_gpu;
-      g_hash_table_replace (self->holdings, h->bdf, h);
       emit_changed (self, job->vm, b->bdf, b->functions, "bound", "");
     }
   job->answered = TRUE;
@@ -320,6 +516,7 @@ hook_prepare (gpointer data, const char *vm, GAsyncReadyCallback callback, gpoin
       job_free (job);
       return;
     }
+  retry_failed_releases (self, vm);
   queue_job (self, job);
 }
 
@@ -330,12 +527,28 @@ hook_prepare_finish (gpointer data, GAsyncResult *result, GError **error)
 }
 
 static void
-hook_undo (gpointer data, const char *vm)
+hook_undo (gpointer data, const char *vm, GAsyncReadyCallback callback, gpointer user_data)
 {
-  release_vm (data, vm, "the start failed");
+  VmdVfio *self = data;
+
+  release_vm (self, vm, "the start failed", g_task_new (self, NULL, callback, user_data));
 }
 
-static const VmdStartHook start_hook = { hook_prepare, hook_prepare_finish, hook_undo };
+static gboolean
+hook_undo_finish (gpointer data, GAsyncResult *result, char **summary, GError **error)
+{
+  GError *local = NULL;
+
+  *summary = g_task_propagate_pointer (G_TASK (result), &local);
+  if (local == NULL)
+    return TRUE;
+  g_propagate_error (error, local);
+  return FALSE;
+}
+
+static const VmdStartHook start_hook = {
+  hook_prepare, hook_prepare_finish, hook_undo, hook_undo_finish,
+};
 
 const VmdStartHook *
 vmd_vfio_start_hook (void)
@@ -391,20 +604,44 @@ confirm_vm (VmdVfio *self, const char *vm)
 
 /* ---- libvirt's events ---- */
 
+/* A VM whose give-back failed runs again (started outside vmdesk: libvirt accepts its
+ * unmanaged hostdevs while the device is still on vfio-pci): QEMU holds the device, so it
+ * is held for the VM again, and the VM's stop gives it back. */
+static void
+hold_again (VmdVfio *self, const char *vm)
+{
+  GHashTableIter iter;
+  Holding *h;
+
+  g_hash_table_iter_init (&iter, self->holdings);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
+    if (h->state == HOLD_FAILED && g_str_equal (h->vm, vm))
+      {
+        h->state = HOLD_BOUND;
+        h->confirmed = TRUE;   /* its journal is an unfinished undo: nothing to confirm */
+        g_clear_pointer (&h->error, g_free);
+        log_vm (G_LOG_LEVEL_MESSAGE, vm, "VM '%s' runs with %s, whose give-back had failed: "
+                "held for it again until it stops", vm, h->bdf);
+        emit_changed (self, vm, h->bdf, h->functions, "bound", "the VM runs again");
+      }
+}
+
 static void
 on_vm_state_changed (VmdLibvirt *libvirt, const VmdVm *vm, VmdVfio *self)
 {
-  /* Only shut off means QEMU let go: paused, pmsuspended or crashed QEMUs keep the device. */
   if (vm->state == VIR_DOMAIN_SHUTOFF)
-    release_vm (self, vm->name, "the VM stopped");
+    release_vm (self, vm->name, "the VM stopped", NULL);
   else if (vm->state == VIR_DOMAIN_RUNNING)
-    confirm_vm (self, vm->name);
+    {
+      hold_again (self, vm->name);
+      confirm_vm (self, vm->name);
+    }
 }
 
 static void
 on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdVfio *self)
 {
-  release_vm (self, name, "the VM is gone");
+  release_vm (self, name, "the VM is gone", NULL);
 }
 
 /* ---- start-up: recovery, then the held devices no running VM uses ---- */
@@ -449,18 +686,13 @@ resolve_done (VmdVfio *self, Job *job)
         g_ptr_array_remove_index_fast (self->unresolved, index);
       if (user)
         {
-          h = g_new0 (Holding, 1);
-          h->bdf = g_strdup (bdf);
-          h->vm = g_strdup (user);
           /* The journal knows the functions; the daemon needs only the BDF to release. */
-          h->functions = g_new0 (char *, 1);
+          h = hold (self, bdf, user, NULL);
           h->confirmed = TRUE;
-          g_hash_table_replace (self->holdings, h->bdf, h);
           log_vm (G_LOG_LEVEL_MESSAGE, user, "%s stays bound: running VM '%s' passes it", bdf, user);
-          /* It may have stopped since the worker looked, its event handled already. */
           vm = vmd_libvirt_lookup (self->libvirt, user);
           if (vm == NULL || vm->state == VIR_DOMAIN_SHUTOFF)
-            release_vm (self, user, "the VM stopped");
+            release_unless_running (self, user);
         }
       else if (failure == NULL)
         {
@@ -472,6 +704,11 @@ resolve_done (VmdVfio *self, Job *job)
         {
           g_warning ("%s: bound before the daemon started and no running VM passes it, but "
                      "giving it back failed: %s", bdf, failure);
+          /* Held for no VM: the next StartVM of a VM naming it retries. */
+          h = hold (self, bdf, "", NULL);
+          h->confirmed = TRUE;
+          h->state = HOLD_FAILED;
+          h->error = g_strdup (failure);
           emit_changed (self, "", bdf, NULL, "release-failed", failure);
         }
     }

@@ -48,6 +48,11 @@ vmd_vm_to_variant (const VmdVm *vm, gboolean on_screen)
                          g_variant_new_boolean (vm->settings->evdev_inputs[0] != NULL
                                                 || vm->settings->passthrough_pci[0] != NULL
                                                 || vm->settings->passthrough_single_gpu));
+  /* What StartVM binds, for a client to check or plan it (vmdeskctl passthrough). */
+  g_variant_builder_add (&b, "{sv}", "passthrough",
+                         g_variant_new_strv ((const char *const *) vm->settings->passthrough_pci, -1));
+  g_variant_builder_add (&b, "{sv}", "passthrough-single-gpu",
+                         g_variant_new_boolean (vm->settings->passthrough_single_gpu));
   if (vm->settings_warning)
     g_variant_builder_add (&b, "{sv}", "settings-warning", g_variant_new_string (vm->settings_warning));
   return g_variant_builder_end (&b);

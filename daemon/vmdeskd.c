@@ -10,6 +10,7 @@
 
 #include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
+#include <libvirt/virterror.h>
 #include <locale.h>
 #include <systemd/sd-daemon.h>
 
@@ -28,7 +29,17 @@ typedef struct {
   VmdDisplay *display;
   guint       owner_id;
   int         exit_code;
+  gboolean    stopping;   /* SIGTERM came; waiting for a host shutdown's VMs */
 } Daemon;
+
+/* Every libvirt error reaches its caller, which reports it with context. libvirt's default
+ * handler would also print each one to stderr, the expected ones too (a VM without vmdesk
+ * metadata, a domain gone while it was read): keep them for debugging only. */
+static void
+log_libvirt_error (void *opaque, virErrorPtr err)
+{
+  g_debug ("libvirt: %s", err->message ? err->message : "unknown error");
+}
 
 static void
 on_bus_acquired (GDBusConnection *bus, const char *name, gpointer data)
@@ -74,14 +85,39 @@ on_first_sync (VmdLibvirt *libvirt, Daemon *d)
                                 on_bus_acquired, on_name_acquired, on_name_lost, d, NULL);
 }
 
+static void
+on_drained (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Daemon *d = data;
+
+  vmd_power_drain_finish (VMD_POWER (source), result, NULL);
+  g_message ("stopping: the VMs' host-shutdown is over");
+  g_main_loop_quit (d->loop);
+}
+
+/* During a host power-off systemd stops vmdeskd (before libvirtd) while the guests may
+ * still be shutting down or saving: the stop waits for them, within their deadline (the
+ * unit's TimeoutStopSec is longer; EXTEND_TIMEOUT_USEC covers a longer
+ * --host-shutdown-timeout). A second signal stops at once. */
 static gboolean
 on_sigterm (gpointer data)
 {
   Daemon *d = data;
+  gint64 left_us = 0;
 
-  g_message ("stopping");
-  sd_notify (0, "STOPPING=1");
-  g_main_loop_quit (d->loop);
+  if (d->stopping || !vmd_power_get_host_shutdown (d->power, &left_us))
+    {
+      g_message ("stopping");
+      sd_notify (0, "STOPPING=1");
+      g_main_loop_quit (d->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  d->stopping = TRUE;
+  g_message ("stopping once the VMs' host-shutdown is over (%.0f s at most; a second signal "
+             "stops at once)", left_us / (double) G_USEC_PER_SEC);
+  sd_notifyf (0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%" G_GINT64_FORMAT,
+              left_us + 10 * G_USEC_PER_SEC);
+  vmd_power_drain_async (d->power, on_drained, d);
   return G_SOURCE_CONTINUE;
 }
 
@@ -105,6 +141,7 @@ main (int argc, char **argv)
   g_autofree char *config_dir = NULL;
   int ask_timeout_s = 30;
   double critical_percent = 0;
+  int host_shutdown_timeout_s = 60;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
     { "libvirt-uri", 'c', 0, G_OPTION_ARG_STRING, &uri,
@@ -118,6 +155,9 @@ main (int argc, char **argv)
     { "critical-battery-percent", 0, 0, G_OPTION_ARG_DOUBLE, &critical_percent,
       "on battery at or below this percentage, save the VMs as for UPower's critical action "
       "(default 0: only UPower's WarningLevel decides)", "P" },
+    { "host-shutdown-timeout", 0, 0, G_OPTION_ARG_INT, &host_shutdown_timeout_s,
+      "seconds a host power-off or reboot gives the VMs to shut down or save before they are "
+      "left to libvirt (default 60; keep the unit's TimeoutStopSec above it)", "S" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -162,6 +202,11 @@ main (int argc, char **argv)
       g_printerr ("vmdeskd: --critical-battery-percent must be 0..99\n");
       return 2;
     }
+  if (host_shutdown_timeout_s < 1 || host_shutdown_timeout_s > 3600)
+    {
+      g_printerr ("vmdeskd: --host-shutdown-timeout must be 1..3600 seconds\n");
+      return 2;
+    }
 
   state = vmd_state_load (state_dir, &error);
   if (state == NULL)
@@ -177,6 +222,7 @@ main (int argc, char **argv)
       return 1;
     }
   gvir_event_register ();
+  virSetErrorFunc (NULL, log_libvirt_error);
 
   d.loop = g_main_loop_new (NULL, FALSE);
   d.libvirt = vmd_libvirt_new (uri);
@@ -198,6 +244,7 @@ main (int argc, char **argv)
       g_printerr ("vmdeskd: %s\n", error->message);
       return 1;
     }
+  vmd_power_set_host_shutdown_timeout (d.power, (guint) host_shutdown_timeout_s);
   vmd_power_start (d.power);
   /* Recovery is queued before libvirt starts, so it runs before any StartVM can bind. A
    * single-GPU hand-over whose VM has not started within the deadline gets the host display
@@ -216,6 +263,9 @@ main (int argc, char **argv)
   vmd_libvirt_start (d.libvirt);
   g_main_loop_run (d.loop);
 
+  /* Signals sent while stopping (a host shutdown's SleepReport) reach the bus before the
+   * connection goes with the process. */
+  g_dbus_connection_flush_sync (system_bus, NULL, NULL);
   if (d.owner_id)
     g_bus_unown_name (d.owner_id);
   g_signal_handlers_disconnect_by_data (d.libvirt, &d);

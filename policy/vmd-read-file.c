@@ -1,5 +1,8 @@
 /* vmd-read-file.c: one bounded file read for rule files and sysfs attributes. sysfs reports
- * a size of 4096 for every attribute, so the bound is enforced while reading, not by stat. */
+ * a size of 4096 for every attribute, so the bound is enforced while reading, not by stat.
+ * sysfs hands out an attribute whole: a read that returns less than asked is its end, so a
+ * small attribute takes one read (no second one to see the end, no stat), which matters
+ * because the USB router reads a dozen of them on the way from a plug to its attach. */
 #include "vmd-policy-private.h"
 
 #include <errno.h>
@@ -16,8 +19,8 @@ set_errno_error (GError **error, int errsv, const char *path, const char *what)
                g_strerror (errsv));
 }
 
-char *
-vmd_read_file_bounded (const char *path, gsize max_size, gsize *length, GError **error)
+static char *
+read_bounded (const char *path, gsize max_size, gboolean sysfs, gsize *length, GError **error)
 {
   g_autoptr(GString) buffer = g_string_sized_new (MIN (max_size + 1, 4096));
   struct stat st;
@@ -28,7 +31,8 @@ vmd_read_file_bounded (const char *path, gsize max_size, gsize *length, GError *
       set_errno_error (error, errno, path, "cannot open");
       return NULL;
     }
-  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+  /* (In sysfs, read() itself fails on a directory, with EISDIR.) */
+  if (!sysfs && fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
     {
       close (fd);
       set_errno_error (error, EISDIR, path, "cannot read");
@@ -59,9 +63,23 @@ vmd_read_file_bounded (const char *path, gsize max_size, gsize *length, GError *
                        "%s: larger than %" G_GSIZE_FORMAT " bytes", shown, max_size);
           return NULL;
         }
+      if (sysfs && (gsize) n < sizeof chunk)
+        break;
     }
   close (fd);
   if (length)
     *length = buffer->len;
   return g_string_free (g_steal_pointer (&buffer), FALSE);
+}
+
+char *
+vmd_read_file_bounded (const char *path, gsize max_size, gsize *length, GError **error)
+{
+  return read_bounded (path, max_size, FALSE, length, error);
+}
+
+char *
+vmd_read_sysfs_bounded (const char *path, gsize max_size, gsize *length, GError **error)
+{
+  return read_bounded (path, max_size, TRUE, length, error);
 }

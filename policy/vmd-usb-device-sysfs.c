@@ -15,7 +15,7 @@ read_attribute (const char *dir, const char *name, gsize max_size, gsize *length
   g_autofree char *path = g_build_filename (dir, name, NULL);
   g_autoptr(GError) local = NULL;
   gsize len = 0;
-  char *text = vmd_read_file_bounded (path, max_size, &len, &local);
+  char *text = vmd_read_sysfs_bounded (path, max_size, &len, &local);
 
   if (text == NULL)
     {
@@ -159,7 +159,7 @@ read_descriptors (const char *dir, gsize *length, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, "descriptors", NULL);
   g_autoptr(GError) local = NULL;
-  char *data = vmd_read_file_bounded (path, MAX_DESCRIPTORS, length, &local);
+  char *data = vmd_read_sysfs_bounded (path, MAX_DESCRIPTORS, length, &local);
 
   if (data == NULL && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     g_propagate_error (error, g_steal_pointer (&local));
@@ -190,9 +190,8 @@ read_device_interfaces (const char *syspath, const char *port, const char *descr
   return TRUE;
 }
 
-/* The hash of the (parent) device in `dir`, or NULL when it has no ids or descriptors. */
-static gboolean
-hash_of (const char *dir, char **out, GError **error)
+gboolean
+vmd_usb_device_hash_from_sysfs (const char *dir, char **out, GError **error)
 {
   g_autoptr(GError) local = NULL;
   g_autofree char *descriptors = NULL;
@@ -224,13 +223,13 @@ hash_of (const char *dir, char **out, GError **error)
   return TRUE;
 }
 
-VmdUsbDevice *
-vmd_usb_device_from_sysfs (const char *syspath, GError **error)
+/* With `read_parent`, the parent hash is read from the parent directory, else it is
+ * `parent_hash`. */
+static VmdUsbDevice *
+read_device (const char *syspath, gboolean read_parent, const char *parent_hash, GError **error)
 {
   g_autoptr(VmdUsbDevice) device = vmd_usb_device_new ();
   g_autofree char *port = g_path_get_basename (syspath);
-  /* The physical parent, also when `syspath` is a /sys/bus/usb/devices/ symlink. */
-  g_autofree char *parent = g_build_filename (syspath, "..", NULL);
   g_autofree char *descriptors = NULL;
   g_autoptr(GError) local = NULL;
   gsize length = 0;
@@ -253,11 +252,32 @@ vmd_usb_device_from_sysfs (const char *syspath, GError **error)
       g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
-  if (!read_device_interfaces (syspath, port, descriptors, length, device, error)
-      || !hash_of (parent, &device->parent_hash, error))
+  if (!read_device_interfaces (syspath, port, descriptors, length, device, error))
     return NULL;
+  if (read_parent)
+    {
+      /* The physical parent, also when `syspath` is a /sys/bus/usb/devices/ symlink. */
+      g_autofree char *parent = g_build_filename (syspath, "..", NULL);
+
+      if (!vmd_usb_device_hash_from_sysfs (parent, &device->parent_hash, error))
+        return NULL;
+    }
+  else
+    device->parent_hash = g_strdup (parent_hash);
   if (descriptors)
     device->hash = vmd_usb_device_hash (vid, pid, device->serial, (const guint8 *) descriptors, length);
   device->port = g_steal_pointer (&port);
   return g_steal_pointer (&device);
+}
+
+VmdUsbDevice *
+vmd_usb_device_from_sysfs (const char *syspath, GError **error)
+{
+  return read_device (syspath, TRUE, NULL, error);
+}
+
+VmdUsbDevice *
+vmd_usb_device_from_sysfs_with_parent_hash (const char *syspath, const char *parent_hash, GError **error)
+{
+  return read_device (syspath, FALSE, parent_hash, error);
 }

@@ -66,6 +66,14 @@ VmdUsbDevice *vmd_usb_device_from_json (const char *data, gssize length, GError 
  * port/connect_type, the hash from `descriptors`, the parent hash from the parent device.
  * Plain bounded file reads, no udev. Only idVendor and idProduct are required. */
 VmdUsbDevice *vmd_usb_device_from_sysfs (const char *syspath, GError **error);
+/* The same, with the parent hash given instead of read: for a caller that keeps each hub's
+ * hash (vmd_usb_device_hash_from_sysfs) rather than reading it again for every device. */
+VmdUsbDevice *vmd_usb_device_from_sysfs_with_parent_hash (const char *syspath, const char *parent_hash,
+                                                          GError **error);
+/* The identity hash of the device in sysfs directory `dir` (idVendor, idProduct, serial,
+ * descriptors). TRUE with *hash NULL when `dir` has no USB ids (a root hub's parent, a PCI
+ * device) or no descriptors. */
+gboolean      vmd_usb_device_hash_from_sysfs (const char *dir, char **hash, GError **error);
 
 /* Appends the interfaces (guint32 class << 16 | subclass << 8 | protocol, alternate setting 0)
  * of configuration `active_config` (0: the first) found in raw USB descriptors, as sysfs's

@@ -14,6 +14,7 @@ struct _VmdLogindMonitor {
   gboolean         lid_closed;
   gboolean         docked;
   gboolean         preparing_for_sleep;
+  gboolean         preparing_for_shutdown;
   guint64          inhibit_delay_max;
 };
 
@@ -27,6 +28,7 @@ enum {
   PROP_LID_CLOSED,
   PROP_DOCKED,
   PROP_PREPARING_FOR_SLEEP,
+  PROP_PREPARING_FOR_SHUTDOWN,
   PROP_INHIBIT_DELAY_MAX,
   N_PROPS
 };
@@ -53,6 +55,8 @@ apply (VmdLogindMonitor *self, GVariant *dict)
     set_bool (self, &self->docked, b, PROP_DOCKED);
   if (g_variant_lookup (dict, "PreparingForSleep", "b", &b))
     set_bool (self, &self->preparing_for_sleep, b, PROP_PREPARING_FOR_SLEEP);
+  if (g_variant_lookup (dict, "PreparingForShutdown", "b", &b))
+    set_bool (self, &self->preparing_for_shutdown, b, PROP_PREPARING_FOR_SHUTDOWN);
   if (g_variant_lookup (dict, "InhibitDelayMaxUSec", "t", &t) && t != self->inhibit_delay_max)
     {
       self->inhibit_delay_max = t;
@@ -155,7 +159,10 @@ on_prepare (GDBusConnection *bus, const char *sender, const char *path, const ch
       g_signal_emit (self, signals[SIGNAL_PREPARE_FOR_SLEEP], 0, start);
     }
   else
-    g_signal_emit (self, signals[SIGNAL_PREPARE_FOR_SHUTDOWN], 0, start);
+    {
+      set_bool (self, &self->preparing_for_shutdown, start, PROP_PREPARING_FOR_SHUTDOWN);
+      g_signal_emit (self, signals[SIGNAL_PREPARE_FOR_SHUTDOWN], 0, start);
+    }
 }
 
 static void
@@ -228,6 +235,13 @@ vmd_logind_monitor_get_preparing_for_sleep (VmdLogindMonitor *self)
   return self->preparing_for_sleep;
 }
 
+gboolean
+vmd_logind_monitor_get_preparing_for_shutdown (VmdLogindMonitor *self)
+{
+  g_return_val_if_fail (VMD_IS_LOGIND_MONITOR (self), FALSE);
+  return self->preparing_for_shutdown;
+}
+
 guint64
 vmd_logind_monitor_get_inhibit_delay_max (VmdLogindMonitor *self)
 {
@@ -253,6 +267,9 @@ vmd_logind_monitor_get_property (GObject *object, guint id, GValue *value, GPara
     case PROP_LID_CLOSED:          g_value_set_boolean (value, self->lid_closed); break;
     case PROP_DOCKED:              g_value_set_boolean (value, self->docked); break;
     case PROP_PREPARING_FOR_SLEEP: g_value_set_boolean (value, self->preparing_for_sleep); break;
+    case PROP_PREPARING_FOR_SHUTDOWN:
+      g_value_set_boolean (value, self->preparing_for_shutdown);
+      break;
     case PROP_INHIBIT_DELAY_MAX:   g_value_set_uint64 (value, self->inhibit_delay_max); break;
     default:                       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
@@ -271,6 +288,8 @@ vmd_logind_monitor_class_init (VmdLogindMonitorClass *klass)
   props[PROP_DOCKED] = g_param_spec_boolean ("docked", NULL, NULL, FALSE, flags);
   props[PROP_PREPARING_FOR_SLEEP] = g_param_spec_boolean ("preparing-for-sleep", NULL, NULL,
                                                           FALSE, flags);
+  props[PROP_PREPARING_FOR_SHUTDOWN] = g_param_spec_boolean ("preparing-for-shutdown", NULL,
+                                                             NULL, FALSE, flags);
   props[PROP_INHIBIT_DELAY_MAX] = g_param_spec_uint64 ("inhibit-delay-max", NULL, NULL, 0,
                                                        G_MAXUINT64, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, props);

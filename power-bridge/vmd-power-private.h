@@ -16,9 +16,9 @@ gboolean vmd_json_strict_check (const char *text, gsize len, guint max_depth, GE
 typedef struct {
   char           *vm;
   gint64          instance;      /* libvirt domain id when quiesced, -1 if unknown */
-  VmdPowerAction  action;        /* suspend, pause, save or hibernate */
+  VmdPowerAction  action;        /* suspend, pause, save, hibernate or shutdown */
   gboolean        user_paused;   /* was paused by its user before: comes back paused */
-  char           *reason;        /* "host-sleep" or "critical-battery" */
+  char           *reason;        /* "host-sleep", "host-shutdown" or "critical-battery" */
 } VmdJournalEntry;
 
 typedef struct _VmdSleepJournal VmdSleepJournal;

@@ -1,7 +1,12 @@
 /* vmd-sleep-inhibitor.c: a logind delay inhibitor held at all times, so that the host
- * waits for the VMs before it sleeps. On PrepareForSleep(true) the owner takes handles;
- * the fd goes when the last one is released. On resume, and whenever logind comes back,
- * a new inhibitor is taken. After NetworkManager's nm-sleep-monitor.c. */
+ * waits for the VMs before it sleeps or shuts down. On PrepareForSleep(true) or
+ * PrepareForShutdown(true) the owner takes handles; the fd goes when the last one is
+ * released. On resume, on a cancelled shutdown, and whenever logind comes back, a new
+ * inhibitor is taken. After NetworkManager's nm-sleep-monitor.c, which covers sleep only.
+ *
+ * One fd for both ("sleep:shutdown"): logind delays each operation while any delay lock
+ * naming it is held, so one lock does for both, and a single set of handles cannot leave
+ * one of two fds behind. */
 #include "vmd-power-private.h"
 
 #include <gio/gunixfdlist.h>
@@ -18,7 +23,7 @@ struct _VmdSleepInhibitor {
   VmdLogindMonitor *logind;
   GCancellable     *taking;      /* an Inhibit call under way */
   int               fd;
-  gboolean          sleeping;
+  gboolean          preparing;   /* sleep or shutdown announced: the fd goes with the handles */
   /* Handles carry the generation they were taken in; a resume or a lost logind starts a
    * new one, so handles from before only need freeing. */
   guint             generation;
@@ -27,7 +32,13 @@ struct _VmdSleepInhibitor {
 
 G_DEFINE_TYPE (VmdSleepInhibitor, vmd_sleep_inhibitor, G_TYPE_OBJECT)
 
-enum { SIGNAL_SLEEPING, SIGNAL_RESUMING, N_SIGNALS };
+enum {
+  SIGNAL_SLEEPING,
+  SIGNAL_RESUMING,
+  SIGNAL_SHUTTING_DOWN,
+  SIGNAL_SHUTDOWN_CANCELLED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 enum { PROP_0, PROP_HELD, N_PROPS };
 static GParamSpec *props[N_PROPS];
@@ -43,11 +54,11 @@ close_fd (VmdSleepInhibitor *self)
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_HELD]);
 }
 
-/* While sleeping, the fd goes as soon as no handle keeps it. */
+/* While preparing, the fd goes as soon as no handle keeps it. */
 static void
 release_if_done (VmdSleepInhibitor *self)
 {
-  if (self->sleeping && self->handles == 0)
+  if (self->preparing && self->handles == 0)
     close_fd (self);
 }
 
@@ -94,7 +105,8 @@ on_inhibit (GObject *source, GAsyncResult *res, gpointer data)
     }
   g_debug ("sleep inhibitor taken");
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_HELD]);
-  /* Taken too late for a sleep already under way: logind no longer waits for it. */
+  /* Taken too late for a sleep or shutdown already under way: logind no longer waits for
+   * it (and a shutdown must not be held up by a lock logind counts again). */
   release_if_done (self);
 }
 
@@ -107,7 +119,8 @@ take (VmdSleepInhibitor *self)
   g_dbus_connection_call_with_unix_fd_list (
     vmd_logind_monitor_get_connection (self->logind), "org.freedesktop.login1", LOGIND_PATH,
     LOGIND_IFACE, "Inhibit",
-    g_variant_new ("(ssss)", "sleep", "vmdesk", "Suspending virtual machines", "delay"),
+    g_variant_new ("(ssss)", "sleep:shutdown", "vmdesk",
+                   "Suspending, saving or shutting down virtual machines", "delay"),
     G_VARIANT_TYPE ("(h)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, self->taking,
     on_inhibit, self);
 }
@@ -119,28 +132,42 @@ on_available (VmdLogindMonitor *logind, GParamSpec *pspec, gpointer data)
 
   /* A new logind knows nothing of the old one's inhibitors. */
   drop (self);
-  self->sleeping = FALSE;
+  self->preparing = FALSE;
   take (self);
+}
+
+/* Shared by sleep and shutdown: `start` announces, the end (resume, or a shutdown logind
+ * could not start) takes a new inhibitor. */
+static void
+on_prepare (VmdSleepInhibitor *self, gboolean start, guint start_signal, guint end_signal)
+{
+  g_object_ref (self);
+  if (start)
+    {
+      self->preparing = TRUE;
+      g_signal_emit (self, signals[start_signal], 0);
+      release_if_done (self);
+    }
+  else
+    {
+      self->preparing = FALSE;
+      drop (self);
+      take (self);
+      g_signal_emit (self, signals[end_signal], 0);
+    }
+  g_object_unref (self);
 }
 
 static void
 on_prepare_for_sleep (VmdLogindMonitor *logind, gboolean start, gpointer data)
 {
-  g_autoptr(VmdSleepInhibitor) self = g_object_ref (data);
+  on_prepare (data, start, SIGNAL_SLEEPING, SIGNAL_RESUMING);
+}
 
-  if (start)
-    {
-      self->sleeping = TRUE;
-      g_signal_emit (self, signals[SIGNAL_SLEEPING], 0);
-      release_if_done (self);
-    }
-  else
-    {
-      self->sleeping = FALSE;
-      drop (self);
-      take (self);
-      g_signal_emit (self, signals[SIGNAL_RESUMING], 0);
-    }
+static void
+on_prepare_for_shutdown (VmdLogindMonitor *logind, gboolean start, gpointer data)
+{
+  on_prepare (data, start, SIGNAL_SHUTTING_DOWN, SIGNAL_SHUTDOWN_CANCELLED);
 }
 
 VmdSleepHandle *
@@ -187,6 +214,8 @@ vmd_sleep_inhibitor_new (VmdLogindMonitor *logind)
   g_signal_connect_object (logind, "notify::available", G_CALLBACK (on_available), self, 0);
   g_signal_connect_object (logind, "prepare-for-sleep", G_CALLBACK (on_prepare_for_sleep),
                            self, 0);
+  g_signal_connect_object (logind, "prepare-for-shutdown",
+                           G_CALLBACK (on_prepare_for_shutdown), self, 0);
   take (self);
   return self;
 }
@@ -231,6 +260,13 @@ vmd_sleep_inhibitor_class_init (VmdSleepInhibitorClass *klass)
   signals[SIGNAL_RESUMING] = g_signal_new ("resuming", G_TYPE_FROM_CLASS (klass),
                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 0);
+  signals[SIGNAL_SHUTTING_DOWN] = g_signal_new ("shutting-down", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 0);
+  signals[SIGNAL_SHUTDOWN_CANCELLED] = g_signal_new ("shutdown-cancelled",
+                                                     G_TYPE_FROM_CLASS (klass),
+                                                     G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                     G_TYPE_NONE, 0);
 }
 
 static void

@@ -1,6 +1,6 @@
-/* vmd-sleep-journal.c: which VMs vmdesk paused, suspended or saved, on disk, so that a
- * daemon that died between host sleep and wake still brings them back, and never
- * touches a VM it did not quiesce itself. */
+/* vmd-sleep-journal.c: which VMs vmdesk paused, suspended, saved or shut down, on disk, so
+ * that a daemon that died between host sleep and wake (or a host that powered off) still
+ * brings them back, and never touches a VM it did not quiesce itself. */
 #include "vmd-power-private.h"
 
 /* A laptop runs a handful of VMs; anything far beyond is not a journal vmdesk wrote. */
@@ -24,7 +24,7 @@ action_from_string (const char *s)
 {
   static const VmdPowerAction journaled[] = {
     VMD_POWER_ACTION_SUSPEND, VMD_POWER_ACTION_PAUSE, VMD_POWER_ACTION_SAVE,
-    VMD_POWER_ACTION_HIBERNATE,
+    VMD_POWER_ACTION_HIBERNATE, VMD_POWER_ACTION_SHUTDOWN,
   };
 
   for (gsize i = 0; s != NULL && i < G_N_ELEMENTS (journaled); i++)
@@ -135,8 +135,9 @@ vmd_sleep_journal_save (VmdSleepJournal *journal, GError **error)
   g_autoptr(GKeyFile) kf = g_key_file_new ();
 
   g_key_file_set_comment (kf, NULL, NULL,
-                          " VMs vmdesk quiesced for host sleep or a critical battery and has\n"
-                          " not brought back yet. Written by vmdeskd; see docs/power-bridge.md.",
+                          " VMs vmdesk quiesced for host sleep, host shutdown or a critical\n"
+                          " battery and has not brought back yet. Written by vmdeskd; see\n"
+                          " docs/power-bridge.md.",
                           NULL);
   for (guint i = 0; i < journal->entries->len; i++)
     {

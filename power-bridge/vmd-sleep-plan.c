@@ -1,10 +1,10 @@
-/* vmd-sleep-plan.c: what happens to the VMs when the host sleeps, wakes, or runs out of
- * battery. Every VM is handled at once, each with its own deadline, through operations
+/* vmd-sleep-plan.c: what happens to the VMs when the host sleeps, wakes, shuts down, or
+ * runs out of battery. Every VM is handled at once, each with its own deadline, through operations
  * the daemon implements (VmdSleepOps); what was done is journaled so that a restarted
  * daemon brings back exactly the VMs vmdesk quiesced.
  *
  * Timers exist only while a run is under way: a deadline per operation and one for the
- * whole prepare or critical run. An idle plan has none. */
+ * whole prepare, critical or shutdown run. An idle plan has none. */
 #include "vmd-power-private.h"
 
 #define WAKE_OP_TIMEOUT_MS 30000
@@ -13,7 +13,7 @@
 #define PAUSE_RESERVE_US   G_USEC_PER_SEC
 #define STEPS_MAX          3
 
-typedef enum { RUN_PREPARE, RUN_WAKE, RUN_CRITICAL } RunKind;
+typedef enum { RUN_PREPARE, RUN_WAKE, RUN_CRITICAL, RUN_SHUTDOWN } RunKind;
 
 typedef struct _Run Run;
 
@@ -25,8 +25,8 @@ typedef struct {
   VmdSleepVm      info;          /* info.name is owned */
   VmdPowerAction  requested;
   VmdPowerAction  action;        /* in flight, or the last one */
-  gboolean        user_paused;   /* wake, critical: the VM was paused by its user */
-  gboolean        journaled_now; /* prepare, critical: this run wrote its journal entry */
+  gboolean        user_paused;   /* wake, critical, shutdown: the VM was paused by its user */
+  gboolean        journaled_now; /* prepare, critical, shutdown: this run wrote its entry */
   VmdPowerAction  steps[STEPS_MAX];   /* wake: primary action first, then follow-ups */
   guint           n_steps;
   guint           step;
@@ -45,7 +45,7 @@ struct _Run {
   GPtrArray    *tasks;
   guint         unfinished;
   gint64        start_us;
-  gint64        end_us;          /* prepare, critical: everything by then */
+  gint64        end_us;          /* prepare, critical, shutdown: everything by then */
   gint64        agent_end_us;    /* prepare: guest S3 by then, so a pause still fits */
   guint         op_timeout_ms;   /* wake */
   GSource      *timer;
@@ -82,6 +82,7 @@ vmd_power_action_to_string (VmdPowerAction action)
     case VMD_POWER_ACTION_WAKEUP:    return "wakeup";
     case VMD_POWER_ACTION_START:     return "start";
     case VMD_POWER_ACTION_SET_TIME:  return "set-time";
+    case VMD_POWER_ACTION_SHUTDOWN:  return "shutdown";
     case VMD_POWER_ACTION_NONE:
     default:                         return "none";
     }
@@ -213,6 +214,7 @@ op_func (const VmdSleepOps *ops, VmdPowerAction action)
     case VMD_POWER_ACTION_WAKEUP:    return ops->wakeup;
     case VMD_POWER_ACTION_START:     return ops->start;
     case VMD_POWER_ACTION_SET_TIME:  return ops->set_time;
+    case VMD_POWER_ACTION_SHUTDOWN:  return ops->shutdown;
     case VMD_POWER_ACTION_NONE:
     default:                         return NULL;
     }
@@ -465,6 +467,104 @@ critical_step_done (Task *t, const GError *error)
   finish_task (t, VMD_SLEEP_RESULT_FAILED);
 }
 
+/* ---- host shutdown ---- */
+
+static VmdPowerAction
+shutdown_requested (VmdHostShutdownAction setting)
+{
+  switch (setting)
+    {
+    case VMD_HOST_SHUTDOWN_SHUTDOWN: return VMD_POWER_ACTION_SHUTDOWN;
+    case VMD_HOST_SHUTDOWN_SAVE:     return VMD_POWER_ACTION_SAVE;
+    case VMD_HOST_SHUTDOWN_NONE:
+    default:                         return VMD_POWER_ACTION_NONE;
+    }
+}
+
+/* Only what keeps the guest's work: its own shutdown or a managed save. Anything else is
+ * left to libvirt (libvirt-guests, if enabled), never destroyed here. */
+static VmdPowerAction
+plan_shutdown (Task *t)
+{
+  const VmdJournalEntry *e = vmd_sleep_journal_lookup (t->run->plan->journal, t->info.name);
+
+  t->requested = shutdown_requested (t->info.on_host_shutdown);
+  if (e != NULL && strcmp (e->reason, "critical-battery") == 0)
+    {
+      note (t, "already %s for the critical battery", e->action == VMD_POWER_ACTION_SAVE
+                                                          ? "saved" : "hibernating");
+      return VMD_POWER_ACTION_NONE;
+    }
+  if (t->requested == VMD_POWER_ACTION_NONE)
+    {
+      note (t, "on-host-shutdown is none: left to libvirt");
+      return VMD_POWER_ACTION_NONE;
+    }
+  if (t->info.state == VMD_VM_PAUSED && t->requested == VMD_POWER_ACTION_SAVE
+      && !t->info.has_hostdev)
+    {
+      /* A paused guest cannot shut down, but it can be saved as it is. */
+      t->user_paused = TRUE;
+      note (t, "paused: saved paused, and restored paused");
+      return VMD_POWER_ACTION_SAVE;
+    }
+  if (t->info.state == VMD_VM_PAUSED || t->info.state == VMD_VM_PMSUSPENDED)
+    {
+      note (t, "%s, so it cannot shut down: left to libvirt",
+            t->info.state == VMD_VM_PAUSED ? "paused" : "in guest S3");
+      return VMD_POWER_ACTION_NONE;
+    }
+  if (t->info.state != VMD_VM_RUNNING)
+    {
+      note (t, "not running");
+      return VMD_POWER_ACTION_NONE;
+    }
+  if (t->requested == VMD_POWER_ACTION_SAVE && t->info.has_hostdev)
+    {
+      note (t, "managed save is refused for VMs with host devices (their device state "
+               "cannot be saved); shutting the guest down instead");
+      return VMD_POWER_ACTION_SHUTDOWN;
+    }
+  return t->requested;
+}
+
+static void
+shutdown_step_done (Task *t, const GError *error)
+{
+  if (error == NULL)
+    {
+      finish_task (t, VMD_SLEEP_RESULT_DONE);
+      return;
+    }
+  note (t, "%s failed: %s", vmd_power_action_to_string (t->action), error->message);
+  if (t->action == VMD_POWER_ACTION_SAVE && !t->user_paused && time_left (t))
+    {
+      note (t, "shutting the guest down instead");
+      vmd_sleep_journal_put (t->run->plan->journal, t->info.name, t->info.instance,
+                             VMD_POWER_ACTION_SHUTDOWN, FALSE, "host-shutdown");
+      start_op (t, VMD_POWER_ACTION_SHUTDOWN, t->run->end_us);
+      return;
+    }
+  note (t, "left to libvirt");
+  finish_task (t, VMD_SLEEP_RESULT_FAILED);
+}
+
+/* What is said of an operation still under way at a run's end. */
+static void
+note_deadline (Task *t)
+{
+  Run *run = t->run;
+
+  if (run->kind != RUN_SHUTDOWN)
+    note (t, "no answer to %s by the deadline", vmd_power_action_to_string (t->action));
+  else if (t->action == VMD_POWER_ACTION_SHUTDOWN)
+    note (t, "still running after %.1f s: left to libvirt (vmdesk never destroys a VM)",
+          seconds (run->end_us - run->start_us));
+  else
+    note (t, "%s not finished after %.1f s: left to libvirt (vmdesk never destroys a VM)",
+          vmd_power_action_to_string (t->action), seconds (run->end_us - run->start_us));
+}
+
 /* ---- wake ---- */
 
 /* Decides the steps for one journaled VM from its state now; none: nothing to do. */
@@ -479,6 +579,18 @@ plan_wake (Task *t, const VmdJournalEntry *e, const VmdSleepVm *now)
   if (now == NULL)
     {
       note (t, "no longer defined");
+      return;
+    }
+  /* A guest that shut down has no session to bring back: booting it is the user's (or
+   * libvirt autostart's) choice, as after any power-off. */
+  if (e->action == VMD_POWER_ACTION_SHUTDOWN)
+    {
+      if (now->state == VMD_VM_SHUTOFF)
+        note (t, "shut down with the host: not started again (libvirt autostart decides)");
+      else if (now->state == VMD_VM_OTHER)
+        note (t, "in an unexpected state: left alone");
+      else
+        note (t, "shut down with the host, and started again since: left alone");
       return;
     }
   switch (now->state)
@@ -570,6 +682,7 @@ step_done (Task *t, const GError *error)
     {
     case RUN_PREPARE:  prepare_step_done (t, error); break;
     case RUN_CRITICAL: critical_step_done (t, error); break;
+    case RUN_SHUTDOWN: shutdown_step_done (t, error); break;
     case RUN_WAKE:     wake_step_done (t, error, FALSE); break;
     default:           g_assert_not_reached ();
     }
@@ -584,7 +697,8 @@ on_op_timeout_task (Task *t)
       prepare_timed_out (t);
       break;
     case RUN_CRITICAL:
-      note (t, "no answer to %s by the deadline", vmd_power_action_to_string (t->action));
+    case RUN_SHUTDOWN:
+      note_deadline (t);
       finish_task (t, VMD_SLEEP_RESULT_TIMED_OUT);
       break;
     case RUN_WAKE:
@@ -673,7 +787,7 @@ finish_run (Run *run)
     start_request (self, queued);
 }
 
-/* Timer: the whole prepare or critical run must be over by then, answers or not. */
+/* Timer: the whole prepare, critical or shutdown run must be over by then, answers or not. */
 static gboolean
 on_run_deadline (gpointer data)
 {
@@ -686,7 +800,7 @@ on_run_deadline (gpointer data)
       Task *t = run->tasks->pdata[i];
       if (t->finished)
         continue;
-      note (t, "no answer to %s by the deadline", vmd_power_action_to_string (t->action));
+      note_deadline (t);
       finish_task (t, VMD_SLEEP_RESULT_TIMED_OUT);
     }
   if (--run->unfinished == 0)
@@ -729,7 +843,8 @@ start_tasks (Run *run, const VmdPowerAction *first, const gint64 *deadlines)
       else if (first[i] == VMD_POWER_ACTION_NONE)
         {
           t->action = VMD_POWER_ACTION_NONE;
-          finish_task (t, run->kind == RUN_PREPARE || t->info.state != VMD_VM_RUNNING
+          /* Only a critical battery leaves a running VM at risk by doing nothing. */
+          finish_task (t, run->kind != RUN_CRITICAL || t->info.state != VMD_VM_RUNNING
                             ? VMD_SLEEP_RESULT_SKIPPED : VMD_SLEEP_RESULT_FAILED);
         }
       else
@@ -790,7 +905,33 @@ request_new (VmdSleepPlan *self, RunKind kind, const VmdSleepVm *vms, guint n_vm
   return gtask;
 }
 
-/* Prepare and critical share everything but the per-VM decision. */
+/* Prepare, critical and shutdown share everything but the per-VM decision. */
+static VmdPowerAction
+plan_quiesce (Task *t)
+{
+  switch (t->run->kind)
+    {
+    case RUN_PREPARE:  return plan_prepare (t);
+    case RUN_CRITICAL: return plan_critical (t);
+    case RUN_SHUTDOWN: return plan_shutdown (t);
+    case RUN_WAKE:
+    default:           g_assert_not_reached ();
+    }
+}
+
+static const char *
+run_reason (RunKind kind)
+{
+  switch (kind)
+    {
+    case RUN_PREPARE:  return "host-sleep";
+    case RUN_CRITICAL: return "critical-battery";
+    case RUN_SHUTDOWN: return "host-shutdown";
+    case RUN_WAKE:
+    default:           g_assert_not_reached ();
+    }
+}
+
 static void
 start_quiesce (VmdSleepPlan *self, GTask *gtask)
 {
@@ -799,7 +940,7 @@ start_quiesce (VmdSleepPlan *self, GTask *gtask)
   gint64 now = g_get_monotonic_time ();
   g_autofree VmdPowerAction *first = g_new0 (VmdPowerAction, r->n_vms + 1);
   g_autofree gint64 *deadlines = g_new0 (gint64, r->n_vms + 1);
-  const char *reason = r->kind == RUN_PREPARE ? "host-sleep" : "critical-battery";
+  const char *reason = run_reason (r->kind);
   g_autoptr(GError) error = NULL;
 
   run->start_us = now;
@@ -810,7 +951,7 @@ start_quiesce (VmdSleepPlan *self, GTask *gtask)
       Task *t = task_new (run, &r->vms[i]);
 
       g_ptr_array_add (run->tasks, t);
-      first[i] = r->kind == RUN_PREPARE ? plan_prepare (t) : plan_critical (t);
+      first[i] = plan_quiesce (t);
       deadlines[i] = first[i] == VMD_POWER_ACTION_SUSPEND ? run->agent_end_us : run->end_us;
       t->journaled_now = first[i] != VMD_POWER_ACTION_NONE;
       if (t->journaled_now)
@@ -866,8 +1007,9 @@ start_request (VmdSleepPlan *self, GTask *gtask)
     start_quiesce (self, gtask);
 }
 
-/* One run at a time. A wake stops a prepare or critical run (nothing new starts) and
- * follows it; a host sleep during a critical run follows it; anything else is refused. */
+/* One run at a time. A wake stops a prepare, critical or shutdown run (nothing new
+ * starts) and follows it; a host sleep during a critical run follows it; anything else is
+ * refused (a shutdown too: its caller waits, then reads the VMs afresh). */
 static void
 submit (VmdSleepPlan *self, GTask *gtask)
 {
@@ -888,7 +1030,8 @@ submit (VmdSleepPlan *self, GTask *gtask)
       return;
     }
   g_task_return_new_error (gtask, G_IO_ERROR, G_IO_ERROR_BUSY,
-                           "a host sleep, wake or critical-battery run is already under way");
+                           "a host sleep, wake, shutdown or critical-battery run is already "
+                           "under way");
   g_object_unref (gtask);
 }
 
@@ -924,27 +1067,49 @@ vmd_sleep_plan_prepare_finish (VmdSleepPlan *self, GAsyncResult *result, GError 
   return propagate_outcomes (self, result, vmd_sleep_plan_prepare_async, error);
 }
 
+/* Critical battery and host shutdown: one budget for everything, given by the caller. */
+static void
+submit_budgeted (VmdSleepPlan *self, RunKind kind, const VmdSleepVm *vms, guint n_vms,
+                 gint64 budget_us, gpointer source_tag, GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+  GTask *gtask = request_new (self, kind, vms, n_vms, source_tag, callback, user_data);
+  Request *r = g_task_get_task_data (gtask);
+
+  r->total_us = r->agent_us = MAX (budget_us, 0);
+  submit (self, gtask);
+}
+
 void
 vmd_sleep_plan_critical_async (VmdSleepPlan *self, const VmdSleepVm *vms, guint n_vms,
                                gint64 budget_us, GAsyncReadyCallback callback,
                                gpointer user_data)
 {
-  GTask *gtask;
-  Request *r;
-
   g_return_if_fail (VMD_IS_SLEEP_PLAN (self));
-
-  gtask = request_new (self, RUN_CRITICAL, vms, n_vms, vmd_sleep_plan_critical_async, callback,
-                       user_data);
-  r = g_task_get_task_data (gtask);
-  r->total_us = r->agent_us = MAX (budget_us, 0);
-  submit (self, gtask);
+  submit_budgeted (self, RUN_CRITICAL, vms, n_vms, budget_us, vmd_sleep_plan_critical_async,
+                   callback, user_data);
 }
 
 GPtrArray *
 vmd_sleep_plan_critical_finish (VmdSleepPlan *self, GAsyncResult *result, GError **error)
 {
   return propagate_outcomes (self, result, vmd_sleep_plan_critical_async, error);
+}
+
+void
+vmd_sleep_plan_shutdown_async (VmdSleepPlan *self, const VmdSleepVm *vms, guint n_vms,
+                               gint64 budget_us, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_return_if_fail (VMD_IS_SLEEP_PLAN (self));
+  submit_budgeted (self, RUN_SHUTDOWN, vms, n_vms, budget_us, vmd_sleep_plan_shutdown_async,
+                   callback, user_data);
+}
+
+GPtrArray *
+vmd_sleep_plan_shutdown_finish (VmdSleepPlan *self, GAsyncResult *result, GError **error)
+{
+  return propagate_outcomes (self, result, vmd_sleep_plan_shutdown_async, error);
 }
 
 void
@@ -970,6 +1135,13 @@ vmd_sleep_plan_wake_finish (VmdSleepPlan *self, GAsyncResult *result, GError **e
 }
 
 /* ---- the object ---- */
+
+gboolean
+vmd_sleep_plan_is_busy (VmdSleepPlan *self)
+{
+  g_return_val_if_fail (VMD_IS_SLEEP_PLAN (self), FALSE);
+  return self->run != NULL || self->queued != NULL;
+}
 
 GStrv
 vmd_sleep_plan_get_journaled (VmdSleepPlan *self)

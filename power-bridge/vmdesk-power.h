@@ -241,7 +241,8 @@ gboolean             vmd_upower_monitor_is_critical (VmdUpowerMonitor *self);
 G_DECLARE_FINAL_TYPE (VmdLogindMonitor, vmd_logind_monitor, VMD, LOGIND_MONITOR, GObject)
 
 /* Properties (notify on change): "available", "lid-closed", "docked",
- * "preparing-for-sleep", "inhibit-delay-max" (guint64, microseconds).
+ * "preparing-for-sleep", "preparing-for-shutdown", "inhibit-delay-max" (guint64,
+ * microseconds).
  * Signals: "prepare-for-sleep" (gboolean start), "prepare-for-shutdown" (gboolean start).
  * logind sends no PropertiesChanged for Docked: it is read again with every lid change,
  * and notify::lid-closed comes after "docked" is current. */
@@ -251,6 +252,7 @@ gboolean          vmd_logind_monitor_is_available (VmdLogindMonitor *self);
 gboolean          vmd_logind_monitor_get_lid_closed (VmdLogindMonitor *self);
 gboolean          vmd_logind_monitor_get_docked (VmdLogindMonitor *self);
 gboolean          vmd_logind_monitor_get_preparing_for_sleep (VmdLogindMonitor *self);
+gboolean          vmd_logind_monitor_get_preparing_for_shutdown (VmdLogindMonitor *self);
 /* logind's InhibitDelayMaxUSec; 0 until read. */
 guint64           vmd_logind_monitor_get_inhibit_delay_max (VmdLogindMonitor *self);
 
@@ -259,20 +261,25 @@ guint64           vmd_logind_monitor_get_inhibit_delay_max (VmdLogindMonitor *se
 #define VMD_TYPE_SLEEP_INHIBITOR (vmd_sleep_inhibitor_get_type ())
 G_DECLARE_FINAL_TYPE (VmdSleepInhibitor, vmd_sleep_inhibitor, VMD, SLEEP_INHIBITOR, GObject)
 
-/* Holds a logind delay inhibitor ("sleep", "vmdesk", "Suspending virtual machines") at
- * all times: taken when logind appears, again after every resume.
+/* Holds one logind delay inhibitor for sleep and shutdown ("sleep:shutdown", "vmdesk",
+ * "Quiescing virtual machines") at all times: taken when logind appears, again after every
+ * resume or cancelled shutdown, never after a shutdown went ahead.
  * Signals:
- *   "sleeping" ()  PrepareForSleep(true). Take handles INSIDE the handler: when it returns
- *                  without any, the inhibitor is released at once.
- *   "resuming" ()  PrepareForSleep(false); the inhibitor is being taken again.
+ *   "sleeping" ()            PrepareForSleep(true). Take handles INSIDE the handler: when it
+ *                            returns without any, the inhibitor is released at once.
+ *   "resuming" ()            PrepareForSleep(false); the inhibitor is being taken again.
+ *   "shutting-down" ()       PrepareForShutdown(true); handles as for "sleeping".
+ *   "shutdown-cancelled" ()  PrepareForShutdown(false): logind could not start the
+ *                            shutdown; the inhibitor is being taken again.
  * Property "held" (gboolean): the inhibitor fd is held. */
 VmdSleepInhibitor *vmd_sleep_inhibitor_new (VmdLogindMonitor *logind);
 gboolean           vmd_sleep_inhibitor_is_held (VmdSleepInhibitor *self);
 
 typedef struct _VmdSleepHandle VmdSleepHandle;
-/* A handle keeps the fd while the host prepares to sleep; the fd goes when the last handle
- * is released. A resume or a logind restart makes outstanding handles stale: releasing
- * them then only frees them. Every handle must be released exactly once. */
+/* A handle keeps the fd while the host prepares to sleep or shut down; the fd goes when the
+ * last handle is released. A resume, a cancelled shutdown or a logind restart makes
+ * outstanding handles stale: releasing them then only frees them. Every handle must be
+ * released exactly once. */
 VmdSleepHandle    *vmd_sleep_inhibitor_take (VmdSleepInhibitor *self);
 void               vmd_sleep_inhibitor_release (VmdSleepInhibitor *self, VmdSleepHandle *handle);
 
@@ -292,6 +299,7 @@ typedef struct {
   gint64              instance;         /* libvirt domain id while running, else -1 */
   VmdVmRunState       state;
   VmdHostSleepAction  on_host_sleep;
+  VmdHostShutdownAction on_host_shutdown;
   gboolean            has_hostdev;      /* PCI/USB host devices: no managed save */
   gboolean            has_agent;        /* qemu-ga connected: guest S3/S4 possible */
   gboolean            has_managed_save; /* a managed save image exists (shut-off VMs) */
@@ -307,6 +315,7 @@ typedef enum {
   VMD_POWER_ACTION_WAKEUP,      /* out of guest S3 */
   VMD_POWER_ACTION_START,       /* from the managed save image, or a hibernated guest */
   VMD_POWER_ACTION_SET_TIME,
+  VMD_POWER_ACTION_SHUTDOWN,    /* graceful guest shutdown: qemu-ga, else ACPI */
 } VmdPowerAction;
 const char *vmd_power_action_to_string (VmdPowerAction action);
 
@@ -327,6 +336,7 @@ typedef struct {
   VmdSleepOpFunc wakeup;      /* virDomainPMWakeup */
   VmdSleepOpFunc start;       /* virDomainCreate */
   VmdSleepOpFunc set_time;    /* virDomainSetTime and the power-bridge time message */
+  VmdSleepOpFunc shutdown;    /* virDomainShutdown: done when the VM is shut off */
 } VmdSleepOps;
 
 typedef enum {
@@ -398,6 +408,24 @@ void          vmd_sleep_plan_critical_async (VmdSleepPlan *self, const VmdSleepV
                                              GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray    *vmd_sleep_plan_critical_finish (VmdSleepPlan *self, GAsyncResult *result,
                                               GError **error);
+
+/* Host power-off or reboot: every running VM's on-host-shutdown action, all at once:
+ * graceful shutdown, or managed save (refused for VMs with host devices, which are shut
+ * down instead; a failed save falls back to a shutdown). A VM paused by its user is saved
+ * paused when its setting says save, and otherwise left to libvirt. Everything within
+ * `budget_us`; a VM still running then is reported timed out and left to libvirt: the
+ * plan never destroys a VM. Journaled with reason "host-shutdown", so that the next wake
+ * (at the next daemon start) restores exactly the saved VMs; shut-down VMs stay off.
+ * Queued behind nothing: fails with G_IO_ERROR_BUSY while another run is under way (the
+ * caller waits for it). A wake requested meanwhile (the shutdown was cancelled) stops it
+ * as it stops a prepare, then runs. */
+void          vmd_sleep_plan_shutdown_async (VmdSleepPlan *self, const VmdSleepVm *vms,
+                                             guint n_vms, gint64 budget_us,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray    *vmd_sleep_plan_shutdown_finish (VmdSleepPlan *self, GAsyncResult *result,
+                                              GError **error);
+/* Whether a run is under way or queued: a caller that must not collide waits for it. */
+gboolean      vmd_sleep_plan_is_busy (VmdSleepPlan *self);
 
 /* ---- the lid ------------------------------------------------------------------------ */
 

@@ -1,13 +1,22 @@
-/* vmd-usb-libvirt-ops.c: the router's VM operations done through libvirt. Each runs on a
- * worker thread, because an attach into QEMU takes milliseconds and the daemon's main loop
- * must not wait for it; the result comes back on the caller's main context. */
+/* vmd-usb-libvirt-ops.c: the router's VM operations done through libvirt. An attach into
+ * QEMU takes milliseconds and the daemon's main loop must not wait for it, so each VM's
+ * operations run in order on a worker thread of its own (vmd-usb-worker.c), created at the
+ * VM's first operation; the result comes back on the caller's main context.
+ *
+ * The worker keeps the VM's virDomainPtr, so an attach is one libvirt call rather than a
+ * lookup and then the call (two round trips to libvirtd). A domain defined anew under the
+ * same name has another UUID: the kept pointer then fails with VIR_ERR_NO_DOMAIN, and the
+ * worker looks the name up again and retries once. */
 #include "vmdesk-usb-router.h"
+
+#include "vmd-usb-worker.h"
 
 #include <libvirt/virterror.h>
 
 struct _VmdUsbLibvirtOps {
   GMutex        lock;
-  virConnectPtr conn;    /* a reference of our own; NULL while disconnected */
+  virConnectPtr conn;      /* a reference of our own; NULL while disconnected */
+  GHashTable   *workers;   /* VM name -> VmdUsbWorker; main thread only */
 };
 
 typedef enum { OP_ATTACH, OP_DETACH } OpKind;
@@ -16,10 +25,19 @@ typedef struct {
   OpKind        kind;
   virConnectPtr conn;
   char         *vm;
+  char         *alias;
   char         *xml;
+  GMainContext *context;    /* where `done` runs */
   VmdUsbOpDone  done;
   gpointer      user_data;
+  GError       *error;
 } Op;
+
+/* A worker's own state: the VM's domain, and the connection it was looked up on. */
+typedef struct {
+  virConnectPtr conn;
+  virDomainPtr  dom;
+} VmDomain;
 
 static void
 op_free (Op *op)
@@ -27,8 +45,29 @@ op_free (Op *op)
   if (op->conn)
     virConnectClose (op->conn);
   g_free (op->vm);
+  g_free (op->alias);
   g_free (op->xml);
+  g_main_context_unref (op->context);
+  g_clear_error (&op->error);
   g_free (op);
+}
+
+static void
+vm_domain_clear (VmDomain *d)
+{
+  if (d->dom)
+    virDomainFree (d->dom);
+  if (d->conn)
+    virConnectClose (d->conn);
+  d->dom = NULL;
+  d->conn = NULL;
+}
+
+static void
+vm_domain_free (VmDomain *d)
+{
+  vm_domain_clear (d);
+  g_free (d);
 }
 
 static void
@@ -39,47 +78,86 @@ set_libvirt_error (GError **error, const char *what, const char *vm)
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s %s: %s", what, vm, message);
 }
 
-static void
-op_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  Op *op = task_data;
-  g_autoptr(GError) error = NULL;
-  virDomainPtr dom = virDomainLookupByName (op->conn, op->vm);
-  int rc = -1;
+/* ---- back on the caller's main context ---- */
 
-  if (dom == NULL)
+static gboolean
+op_complete (gpointer data)
+{
+  Op *op = data;
+
+  op->done (op->error, op->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Always from the main loop, never from within the call that started the operation. */
+static void
+complete_later (Op *op)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, op_complete, op, (GDestroyNotify) op_free);
+  g_source_attach (source, op->context);
+}
+
+/* ---- on the VM's worker ---- */
+
+static virDomainPtr
+look_up (VmDomain *d, Op *op)
+{
+  vm_domain_clear (d);
+  d->dom = virDomainLookupByName (op->conn, op->vm);
+  if (d->dom)
     {
-      set_libvirt_error (&error, "looking up", op->vm);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      d->conn = op->conn;
+      virConnectRef (d->conn);
     }
+  return d->dom;
+}
+
+static int
+call (Op *op, virDomainPtr dom, gint64 *issued_us)
+{
+  *issued_us = g_get_monotonic_time ();
   /* Detach by the whole element, not by alias: libvirt then waits for QEMU to have
    * removed the device, so the port can be attached again right away. */
   if (op->kind == OP_ATTACH)
-    {
-      g_debug ("attach issued to %s at %" G_GINT64_FORMAT " us: %s", op->vm, g_get_monotonic_time (), op->xml);
-      rc = virDomainAttachDeviceFlags (dom, op->xml, VIR_DOMAIN_AFFECT_LIVE);
-    }
-  else
-    rc = virDomainDetachDeviceFlags (dom, op->xml, VIR_DOMAIN_AFFECT_LIVE);
-  if (rc < 0)
-    set_libvirt_error (&error, op->kind == OP_ATTACH ? "attaching to" : "detaching from", op->vm);
-  virDomainFree (dom);
-  if (error)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_boolean (task, TRUE);
+    return virDomainAttachDeviceFlags (dom, op->xml, VIR_DOMAIN_AFFECT_LIVE);
+  return virDomainDetachDeviceFlags (dom, op->xml, VIR_DOMAIN_AFFECT_LIVE);
 }
 
 static void
-op_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+op_run (gpointer job, gpointer state)
 {
-  Op *op = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GError) error = NULL;
+  Op *op = job;
+  VmDomain *d = state;
+  gboolean kept = d->dom != NULL && d->conn == op->conn;
+  virDomainPtr dom = kept ? d->dom : look_up (d, op);
+  gint64 issued_us = 0;
+  int rc = -1;
 
-  g_task_propagate_boolean (G_TASK (result), &error);
-  op->done (error, op->user_data);
+  if (dom == NULL)
+    set_libvirt_error (&op->error, "looking up", op->vm);
+  else
+    {
+      rc = call (op, dom, &issued_us);
+      if (rc < 0 && kept && virGetLastErrorCode () == VIR_ERR_NO_DOMAIN)
+        {
+          if ((dom = look_up (d, op)) != NULL)
+            rc = call (op, dom, &issued_us);
+        }
+      if (rc < 0)
+        set_libvirt_error (&op->error, op->kind == OP_ATTACH ? "attaching to" : "detaching from", op->vm);
+      /* Logged after the call, not before: formatting and writing a log line would delay it.
+       * bench/usb_attach.py pairs this with the router's "attach ... queued" line. */
+      g_debug ("%s of %s to %s issued at %" G_GINT64_FORMAT " us, returned after %.1f ms%s",
+               op->kind == OP_ATTACH ? "attach" : "detach", op->alias, op->vm, issued_us,
+               (g_get_monotonic_time () - issued_us) / 1000.0, rc < 0 ? " (failed)" : "");
+    }
+  complete_later (op);
 }
+
+/* ---- the ops ---- */
 
 static virConnectPtr
 borrow_connection (VmdUsbLibvirtOps *ops)
@@ -94,26 +172,44 @@ borrow_connection (VmdUsbLibvirtOps *ops)
   return conn;
 }
 
+static VmdUsbWorker *
+worker_for (VmdUsbLibvirtOps *ops, const char *vm, GError **error)
+{
+  VmdUsbWorker *worker = g_hash_table_lookup (ops->workers, vm);
+
+  if (worker == NULL)
+    {
+      worker = vmd_usb_worker_new (op_run, g_new0 (VmDomain, 1), (GDestroyNotify) vm_domain_free, error);
+      if (worker == NULL)
+        return NULL;
+      g_hash_table_insert (ops->workers, g_strdup (vm), worker);
+    }
+  return worker;
+}
+
 static void
 run (VmdUsbLibvirtOps *ops, OpKind kind, const char *vm, const VmdUsbHostdev *hostdev,
      VmdUsbOpDone done, gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, op_finished, NULL);
   Op *op = g_new0 (Op, 1);
+  VmdUsbWorker *worker = NULL;
 
   op->kind = kind;
   op->conn = borrow_connection (ops);
   op->vm = g_strdup (vm);
+  op->alias = g_strdup (hostdev->alias);
   op->xml = vmd_usb_hostdev_to_xml (hostdev);
+  op->context = g_main_context_ref_thread_default ();
   op->done = done;
   op->user_data = user_data;
-  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   if (op->conn == NULL)
+    g_set_error (&op->error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "libvirt is not connected");
+  else if ((worker = worker_for (ops, vm, &op->error)) != NULL)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "libvirt is not connected");
+      vmd_usb_worker_push (worker, op);
       return;
     }
-  g_task_run_in_thread (task, op_thread);
+  complete_later (op);
 }
 
 static void
@@ -166,6 +262,7 @@ vmd_usb_libvirt_ops_new (void)
   VmdUsbLibvirtOps *ops = g_new0 (VmdUsbLibvirtOps, 1);
 
   g_mutex_init (&ops->lock);
+  ops->workers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) vmd_usb_worker_finish);
   return ops;
 }
 
@@ -185,10 +282,18 @@ vmd_usb_libvirt_ops_set_connection (VmdUsbLibvirtOps *ops, virConnectPtr conn)
 }
 
 void
+vmd_usb_libvirt_ops_forget_vm (VmdUsbLibvirtOps *ops, const char *vm)
+{
+  g_hash_table_remove (ops->workers, vm);
+}
+
+void
 vmd_usb_libvirt_ops_free (VmdUsbLibvirtOps *ops)
 {
   if (ops == NULL)
     return;
+  /* Each worker finishes what it was given (its results still reach their main context). */
+  g_hash_table_unref (ops->workers);
   vmd_usb_libvirt_ops_set_connection (ops, NULL);
   g_mutex_clear (&ops->lock);
   g_free (ops);

@@ -3,6 +3,8 @@
  * carry other devices, and the policy decides for each of those. */
 #include "vmdesk-usb-router.h"
 
+#include "vmd-usb-hub-hashes.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -20,6 +22,7 @@ vmd_usb_present_copy (const VmdUsbPresent *present)
   copy->bus = present->bus;
   copy->devnum = present->devnum;
   copy->device = vmd_usb_device_copy (present->device);
+  copy->uevent_us = present->uevent_us;
   return copy;
 }
 
@@ -34,19 +37,40 @@ vmd_usb_present_free (VmdUsbPresent *present)
   g_free (present);
 }
 
-/* A small decimal or hex attribute; sysfs strings are untrusted like any other input. */
+/* A small decimal or hex attribute; sysfs strings are untrusted like any other input. One
+ * read: sysfs returns a whole attribute at once, and these are read for every plug. */
 static gboolean
 read_uint_attr (const char *syspath, const char *name, guint base, guint max, guint *out,
                 GError **error)
 {
   g_autofree char *path = g_build_filename (syspath, name, NULL);
-  g_autofree char *text = NULL;
-  gsize length = 0;
+  char text[32];
+  ssize_t length;
   guint64 value;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
 
-  if (!g_file_get_contents (path, &text, &length, error))
-    return FALSE;
-  if (length > 32 || !g_ascii_string_to_unsigned (g_strstrip (text), base, 0, max, &value, NULL))
+  if (fd < 0)
+    {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "opening %s: %s", path, g_strerror (e));
+      return FALSE;
+    }
+  do
+    length = read (fd, text, sizeof text);
+  while (length < 0 && errno == EINTR);
+  if (length < 0)
+    {
+      int e = errno;
+      close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "reading %s: %s", path, g_strerror (e));
+      return FALSE;
+    }
+  close (fd);
+  /* A full buffer is longer than any number these attributes hold. */
+  if ((gsize) length == sizeof text)
+    length = 0;
+  text[length] = '\0';
+  if (!g_ascii_string_to_unsigned (g_strstrip (text), base, 0, max, &value, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a number", path);
       return FALSE;
@@ -55,8 +79,9 @@ read_uint_attr (const char *syspath, const char *name, guint base, guint max, gu
   return TRUE;
 }
 
-VmdUsbPresent *
-vmd_usb_present_from_sysfs (const char *syspath, GError **error)
+/* Reads the device; its parent's hash comes from `hubs` if given, else from sysfs. */
+static VmdUsbPresent *
+present_from_sysfs (const char *syspath, VmdUsbHubHashes *hubs, GError **error)
 {
   g_autoptr(VmdUsbPresent) present = g_new0 (VmdUsbPresent, 1);
   g_autofree char *name = g_path_get_basename (syspath);
@@ -78,12 +103,34 @@ vmd_usb_present_from_sysfs (const char *syspath, GError **error)
   if (!read_uint_attr (syspath, "busnum", 10, 0xffff, &present->bus, error) ||
       !read_uint_attr (syspath, "devnum", 10, 0xffff, &present->devnum, error))
     return NULL;
-  present->device = vmd_usb_device_from_sysfs (syspath, error);
+  if (hubs == NULL)
+    present->device = vmd_usb_device_from_sysfs (syspath, error);
+  else
+    {
+      g_autofree char *parent = g_path_get_dirname (syspath);
+      const char *parent_hash = NULL;
+
+      if (!vmd_usb_hub_hashes_lookup (hubs, parent, &parent_hash, error))
+        return NULL;
+      present->device = vmd_usb_device_from_sysfs_with_parent_hash (syspath, parent_hash, error);
+    }
   if (present->device == NULL)
     return NULL;
   present->syspath = g_strdup (syspath);
   present->id = g_steal_pointer (&name);
   return g_steal_pointer (&present);
+}
+
+VmdUsbPresent *
+vmd_usb_present_from_sysfs (const char *syspath, GError **error)
+{
+  return present_from_sysfs (syspath, NULL, error);
+}
+
+VmdUsbPresent *
+vmd_usb_present_from_sysfs_cached (const char *syspath, VmdUsbHubHashes *hubs, GError **error)
+{
+  return present_from_sysfs (syspath, hubs, error);
 }
 
 gboolean

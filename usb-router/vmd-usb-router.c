@@ -88,6 +88,13 @@ static void stop_asking (VmdUsbSlot *slot);
 static void start_asking (VmdUsbRouter *self, VmdUsbSlot *slot);
 
 static void
+log_decision (const VmdUsbSlot *slot)
+{
+  if (slot->present && slot->decision)
+    g_debug ("USB %s: %s", slot->present->id, slot->decision->reason);
+}
+
+static void
 decide (VmdUsbRouter *self, VmdUsbSlot *slot)
 {
   g_auto(GStrv) running = self->view->running (self->view_data);
@@ -105,7 +112,6 @@ decide (VmdUsbRouter *self, VmdUsbSlot *slot)
   g_clear_pointer (&slot->memory_vm, g_free);
   if (!slot->ambiguous)
     slot->memory_vm = vmd_usb_memory_lookup (self->memory, slot->present->device->hash);
-  g_debug ("USB %s: %s", slot->present->id, slot->decision->reason);
 
   stop_asking (slot);
   if (slot->decision->target == VMD_POLICY_DENY && !was_denied)
@@ -187,6 +193,8 @@ typedef struct {
   char          *vm;
   VmdUsbHostdev *hostdev;
   gboolean       attach;
+  gint64         uevent_us; /* the plug's uevent (0: none), and when the op was queued: */
+  gint64         queued_us; /* logged once the op is done, to keep the way to it short */
 } Op;
 
 static Op *
@@ -245,6 +253,9 @@ on_op_done (GError *error, gpointer user_data)
       return;
     }
   slot->busy = FALSE;
+  if (op->attach)
+    g_debug ("attach of %s to %s queued at %" G_GINT64_FORMAT " us, its uevent at %" G_GINT64_FORMAT " us",
+             op->hostdev->alias, op->vm, op->queued_us, op->uevent_us);
   if (error == NULL)
     {
       g_free (slot->vm);
@@ -291,7 +302,8 @@ start_attach (VmdUsbRouter *self, VmdUsbSlot *slot, const char *vm)
 {
   Op *op = op_new (self, slot, vm, vmd_usb_slot_hostdev (slot), TRUE);
 
-  g_debug ("attach queued to %s at %" G_GINT64_FORMAT " us", vm, g_get_monotonic_time ());
+  op->uevent_us = slot->present->uevent_us;
+  op->queued_us = g_get_monotonic_time ();
   self->ops->attach (self->ops_data, vm, op->hostdev, on_op_done, op);
 }
 
@@ -381,6 +393,8 @@ vmd_usb_router_device_added (VmdUsbRouter *self, const VmdUsbPresent *present)
   vmd_usb_slot_clear_failure (slot);
   decide (self, slot);
   settle (self, slot);
+  /* Logged once the slot's operation is on its way, not on the way to it. */
+  log_decision (slot);
 }
 
 void
@@ -410,7 +424,10 @@ redecide (VmdUsbRouter *self, gboolean (*pick) (VmdUsbSlot *slot, gconstpointer 
     {
       VmdUsbSlot *slot = all->pdata[i];
       if (slot->present && slot->override == NULL && pick (slot, data))
-        decide (self, slot);
+        {
+          decide (self, slot);
+          log_decision (slot);
+        }
     }
   settle_all (self);
 }

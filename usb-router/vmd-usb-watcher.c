@@ -2,11 +2,14 @@
  * uevents are followed; interfaces arrive with their device's descriptors. */
 #include "vmdesk-usb-router.h"
 
+#include "vmd-usb-hub-hashes.h"
+
 #include <gudev/gudev.h>
 
 struct _VmdUsbWatcher {
-  GObject      parent;
-  GUdevClient *udev;
+  GObject          parent;
+  GUdevClient     *udev;
+  VmdUsbHubHashes *hubs;
 };
 
 G_DEFINE_TYPE (VmdUsbWatcher, vmd_usb_watcher, G_TYPE_OBJECT)
@@ -21,10 +24,11 @@ is_usb_device (GUdevDevice *device)
 }
 
 static void
-announce (VmdUsbWatcher *self, GUdevDevice *device)
+announce (VmdUsbWatcher *self, GUdevDevice *device, gint64 uevent_us)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VmdUsbPresent) present = vmd_usb_present_from_sysfs (g_udev_device_get_sysfs_path (device), &error);
+  g_autoptr(VmdUsbPresent) present = vmd_usb_present_from_sysfs_cached (g_udev_device_get_sysfs_path (device),
+                                                                         self->hubs, &error);
 
   if (present == NULL)
     {
@@ -32,6 +36,7 @@ announce (VmdUsbWatcher *self, GUdevDevice *device)
         g_warning ("USB device %s: %s", g_udev_device_get_sysfs_path (device), error->message);
       return;
     }
+  present->uevent_us = uevent_us;
   g_signal_emit (self, signals[SIGNAL_ADDED], 0, present);
 }
 
@@ -39,16 +44,19 @@ static void
 on_uevent (GUdevClient *client, const char *action, GUdevDevice *device, gpointer user_data)
 {
   VmdUsbWatcher *self = user_data;
+  /* The start of the daemon's part: bench/usb_attach.py measures from here to the attach
+   * call (the router logs this time once the attach is done, not now, on the way). */
+  gint64 now = g_get_monotonic_time ();
 
   if (!is_usb_device (device))
     return;
-  /* bench/usb_attach.py pairs this with "attach issued" for the daemon's own overhead. */
-  g_debug ("uevent %s %s at %" G_GINT64_FORMAT " us", action, g_udev_device_get_sysfs_path (device),
-           g_get_monotonic_time ());
+  /* Whatever happened to it, a hub's hash is read afresh next time. */
+  vmd_usb_hub_hashes_forget (self->hubs, g_udev_device_get_sysfs_path (device));
   if (g_str_equal (action, "add"))
-    announce (self, device);
+    announce (self, device, now);
   else if (g_str_equal (action, "remove"))
     g_signal_emit (self, signals[SIGNAL_REMOVED], 0, g_udev_device_get_sysfs_path (device));
+  g_debug ("uevent %s %s", action, g_udev_device_get_sysfs_path (device));
 }
 
 void
@@ -58,7 +66,7 @@ vmd_usb_watcher_start (VmdUsbWatcher *self)
 
   for (GList *l = devices; l; l = l->next)
     if (is_usb_device (l->data))
-      announce (self, l->data);
+      announce (self, l->data, 0);
   g_list_free_full (devices, g_object_unref);
 }
 
@@ -73,6 +81,7 @@ vmd_usb_watcher_init (VmdUsbWatcher *self)
 {
   const char *subsystems[] = { "usb/usb_device", NULL };
 
+  self->hubs = vmd_usb_hub_hashes_new ();
   self->udev = g_udev_client_new (subsystems);
   g_signal_connect (self->udev, "uevent", G_CALLBACK (on_uevent), self);
 }
@@ -85,6 +94,7 @@ vmd_usb_watcher_dispose (GObject *object)
   if (self->udev)
     g_signal_handlers_disconnect_by_data (self->udev, self);
   g_clear_object (&self->udev);
+  g_clear_pointer (&self->hubs, vmd_usb_hub_hashes_free);
   G_OBJECT_CLASS (vmd_usb_watcher_parent_class)->dispose (object);
 }
 

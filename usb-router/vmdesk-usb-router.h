@@ -45,6 +45,7 @@ typedef struct {
   guint          bus;
   guint          devnum;
   VmdUsbDevice  *device;    /* what the policy sees */
+  gint64         uevent_us; /* g_get_monotonic_time() when its "add" arrived; 0: found at start */
 } VmdUsbPresent;
 
 VmdUsbPresent *vmd_usb_present_copy (const VmdUsbPresent *present);
@@ -86,13 +87,16 @@ typedef struct {
   GPtrArray *(*list) (gpointer ops_data, const char *vm, GError **error);
 } VmdUsbOps;
 
-/* libvirt-backed ops: each call runs on a worker thread with the borrowed connection. */
+/* libvirt-backed ops: each VM's operations run in order on a worker thread of its own
+ * (created at its first operation), with the connection borrowed when they were started. */
 typedef struct _VmdUsbLibvirtOps VmdUsbLibvirtOps;
 VmdUsbLibvirtOps *vmd_usb_libvirt_ops_new (void);
 void              vmd_usb_libvirt_ops_free (VmdUsbLibvirtOps *ops);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdUsbLibvirtOps, vmd_usb_libvirt_ops_free)
 /* NULL while disconnected: operations then fail with G_IO_ERROR_NOT_CONNECTED. */
 void              vmd_usb_libvirt_ops_set_connection (VmdUsbLibvirtOps *ops, virConnectPtr conn);
+/* The VM is gone (undefined, renamed): its worker ends once its queue is done. */
+void              vmd_usb_libvirt_ops_forget_vm (VmdUsbLibvirtOps *ops, const char *vm);
 const VmdUsbOps  *vmd_usb_libvirt_ops_vtable (void);
 
 /* ---- the router ---------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "vmdesk-common.h"
 #include "vmdeskctl-error.h"
 #include "vmdeskctl-output.h"
+#include "vmdesk-vfio.h"
 
 #include <string.h>
 
@@ -22,7 +23,8 @@ typedef enum {
   OPT_RUNNING        = 1 << 8,
   OPT_NO_AUTO_ASSIGN = 1 << 9,
   OPT_REMEMBER       = 1 << 10,
-  OPT_LAST           = OPT_REMEMBER,
+  OPT_SINGLE_GPU     = 1 << 11,
+  OPT_LAST           = OPT_SINGLE_GPU,
 } Option;
 
 typedef enum {
@@ -49,6 +51,7 @@ static const struct {
   { "--running",        OPT_RUNNING,        TAKES_VALUE,   "VM,..." },
   { "--no-auto-assign", OPT_NO_AUTO_ASSIGN, TAKES_VALUE,   "VM,..." },
   { "--remember",       OPT_REMEMBER,       TAKES_NOTHING, NULL },
+  { "--single-gpu",     OPT_SINGLE_GPU,     TAKES_NOTHING, NULL },
 };
 
 /* What follows the command's own words. */
@@ -60,6 +63,9 @@ typedef enum {
   ARGS_PORT,         /* a USB device by its port */
   ARGS_PORT_VM,      /* a port, then a VM */
   ARGS_PORT_VM_OR_HOST,  /* a port, then a VM or --host */
+  ARGS_VM_BUTTON,    /* a VM, then a button: power or sleep */
+  ARGS_TARGETS,      /* zero or more PCI addresses or VMs (passthrough check) */
+  ARGS_TARGET,       /* one PCI address or VM (passthrough plan) */
 } Arguments;
 
 typedef struct {
@@ -88,6 +94,13 @@ static const CommandRow commands[] = {
   { "usb",    "detach",  VMCTL_CMD_USB_DETACH,     OPT_JSON,                         ARGS_PORT },
   { "usb",    "forget",  VMCTL_CMD_USB_FORGET,     OPT_JSON,                         ARGS_PORT },
   { "usb",    "answer",  VMCTL_CMD_USB_ANSWER,     OPT_JSON | OPT_REMEMBER | OPT_HOST, ARGS_PORT_VM_OR_HOST },
+  /* Before the one-word `power`, which would otherwise take `button` as an argument. */
+  { "power",  "button",  VMCTL_CMD_POWER_BUTTON,   OPT_JSON,                         ARGS_VM_BUTTON },
+  { NULL,     "power",   VMCTL_CMD_POWER,          OPT_JSON,                         ARGS_NONE },
+  { NULL,     "start",   VMCTL_CMD_START,          OPT_JSON,                         ARGS_VM },
+  { "passthrough", "list",  VMCTL_CMD_PASSTHROUGH_LIST,  OPT_JSON,                  ARGS_NONE },
+  { "passthrough", "check", VMCTL_CMD_PASSTHROUGH_CHECK, OPT_JSON,                  ARGS_TARGETS },
+  { "passthrough", "plan",  VMCTL_CMD_PASSTHROUGH_PLAN,  OPT_JSON | OPT_SINGLE_GPU, ARGS_TARGET },
 };
 
 static const char usage[] =
@@ -118,12 +131,25 @@ static const char usage[] =
   "  usb forget PORT [--json]           forget where a device was remembered to go\n"
   "  usb answer PORT (VM | --host) [--remember] [--json]\n"
   "                                     answer vmdeskd's question about a device\n"
+  "  power [--json]                     the host's battery, AC and lid, the VMs vmdesk put to\n"
+  "                                     sleep, and each guest's power link\n"
+  "  power button VM (power | sleep) [--json]\n"
+  "                                     press a button in a VM's guest, as on a real machine\n"
+  "  start VM [--json]                  start a VM; its pass-through devices are bound first,\n"
+  "                                     and given back before a failed start returns\n"
+  "  passthrough list [--json]          PCI devices vmdesk holds on vfio-pci, and for which VM\n"
+  "  passthrough check [VM|PCI...] [--json]\n"
+  "                                     can these devices be passed through (a VM: the ones\n"
+  "                                     its settings name; none: every display device)\n"
+  "  passthrough plan (VM | PCI [--single-gpu]) [--json]\n"
+  "                                     what binding them to vfio-pci would do to the host\n"
   "  version [--json]                   versions of vmdeskctl and vmdeskd\n"
   "  help                               this text\n"
   "\n"
   "Exit status: 0 ok, 1 failure, 2 usage, 3 vmdeskd not running or no system bus,\n"
   "4 not authorized, 5 unknown VM, 6 VM not running, 7 vmdeskd not connected to libvirt,\n"
-  "8 no USB device at that port.\n"
+  "8 no USB device at that port or PCI device at that address, 9 passthrough check found\n"
+  "a warning, 10 pass-through would be refused (passthrough check, passthrough plan).\n"
   "See docs/vmdeskctl.md for the JSON formats and docs/policy.md for the rule language.\n";
 
 const char *
@@ -146,6 +172,9 @@ vmctl_args_free (VmctlArgs *args)
   g_strfreev (args->running);
   g_strfreev (args->no_auto_assign);
   g_free (args->usb_id);
+  g_free (args->button);
+  g_strfreev (args->pci);
+  g_strfreev (args->vms);
   g_free (args);
 }
 
@@ -401,6 +430,70 @@ take_port_arguments (VmctlArgs *args, const CommandRow *row, GPtrArray *rest, GE
   return args->vm == NULL || validate_vm (args->vm, NULL, error);
 }
 
+/* VM BUTTON: power button. The button is checked here, so a typo costs no bus call. */
+static gboolean
+take_button_arguments (VmctlArgs *args, GPtrArray *rest, GError **error)
+{
+  if (rest->len != 2)
+    {
+      if (rest->len > 2)
+        {
+          g_autofree char *shown = vmctl_escape (rest->pdata[2], VMCTL_ESCAPE_ALL);
+          return usage_error (error, "unexpected argument '%s'", shown);
+        }
+      return usage_error (error, "power button needs a VM and a button: power or sleep");
+    }
+  if (!validate_vm (rest->pdata[0], NULL, error))
+    return FALSE;
+  if (!g_str_equal (rest->pdata[1], "power") && !g_str_equal (rest->pdata[1], "sleep"))
+    {
+      g_autofree char *shown = vmctl_escape (rest->pdata[1], VMCTL_ESCAPE_ALL);
+      return usage_error (error, "'%s' is not a button: power or sleep", shown);
+    }
+  args->vm = g_strdup (rest->pdata[0]);
+  args->button = g_strdup (rest->pdata[1]);
+  return TRUE;
+}
+
+/* VM|PCI...: a word that is a PCI address (vfio-helper's parser: DDDD:BB:SS.F or BB:SS.F)
+ * is one, in its canonical form; any other must be a valid VM name. */
+static gboolean
+take_target_arguments (VmctlArgs *args, const CommandRow *row, GPtrArray *rest, GError **error)
+{
+  g_autoptr(GPtrArray) pci = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func (g_free);
+
+  if (row->arguments == ARGS_TARGET && rest->len != 1)
+    {
+      if (rest->len > 1)
+        {
+          g_autofree char *shown = vmctl_escape (rest->pdata[1], VMCTL_ESCAPE_ALL);
+          return usage_error (error, "unexpected argument '%s'", shown);
+        }
+      return usage_error (error, "passthrough plan needs a VM or a PCI address such as 0000:01:00.0");
+    }
+  for (guint i = 0; i < rest->len; i++)
+    {
+      const char *word = rest->pdata[i];
+      char buf[VMD_VFIO_BDF_BUFSIZE];
+      VmdVfioBdf bdf;
+
+      if (vmd_vfio_bdf_parse (word, &bdf, NULL))
+        g_ptr_array_add (pci, g_strdup (vmd_vfio_bdf_format (&bdf, buf)));
+      else if (validate_vm (word, "not a PCI address (DDDD:BB:SS.F) nor a VM name", error))
+        g_ptr_array_add (vms, g_strdup (word));
+      else
+        return FALSE;
+    }
+  g_ptr_array_add (pci, NULL);
+  g_ptr_array_add (vms, NULL);
+  args->pci = (GStrv) g_ptr_array_free (g_steal_pointer (&pci), FALSE);
+  args->vms = (GStrv) g_ptr_array_free (g_steal_pointer (&vms), FALSE);
+  if (row->arguments == ARGS_TARGET && args->vms[0])
+    args->vm = g_strdup (args->vms[0]);
+  return TRUE;
+}
+
 /* The arguments after the command's words, as its row says. */
 static gboolean
 take_arguments (VmctlArgs *args, const CommandRow *row, GPtrArray *rest, GError **error)
@@ -419,6 +512,10 @@ take_arguments (VmctlArgs *args, const CommandRow *row, GPtrArray *rest, GError 
     }
   if (row->arguments == ARGS_PORT || row->arguments == ARGS_PORT_VM || row->arguments == ARGS_PORT_VM_OR_HOST)
     return take_port_arguments (args, row, rest, error);
+  if (row->arguments == ARGS_VM_BUTTON)
+    return take_button_arguments (args, rest, error);
+  if (row->arguments == ARGS_TARGETS || row->arguments == ARGS_TARGET)
+    return take_target_arguments (args, row, rest, error);
   if (rest->len > 1 || (rest->len == 1 && row->arguments == ARGS_NONE))
     {
       g_autofree char *shown = vmctl_escape (rest->pdata[rest->len - 1], VMCTL_ESCAPE_ALL);
@@ -493,11 +590,15 @@ parse_split (VmctlArgs *args, Split *split, GError **error)
   args->dry_run = (split->seen & OPT_DRY_RUN) != 0;
   args->yes = (split->seen & OPT_YES) != 0;
   args->remember = (split->seen & OPT_REMEMBER) != 0;
+  args->single_gpu = (split->seen & OPT_SINGLE_GPU) != 0;
 
   if (args->command == VMCTL_CMD_SWITCH && args->host == (args->vm != NULL))
     return usage_error (error, "switch takes a VM name or --host");
   if (args->command == VMCTL_CMD_USB_ANSWER && args->host == (args->vm != NULL))
     return usage_error (error, "usb answer takes a port, then a VM name or --host");
+  if (args->single_gpu && args->vm)
+    return usage_error (error, "--single-gpu is for a PCI address: a VM's settings say whether "
+                        "it may take the host's only display");
   if (args->command == VMCTL_CMD_POLICY_EXPLAIN)
     return take_explain_options (args, split, error);
   return TRUE;

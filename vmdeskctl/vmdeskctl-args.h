@@ -21,6 +21,12 @@ typedef enum {
   VMCTL_CMD_USB_DETACH,
   VMCTL_CMD_USB_FORGET,
   VMCTL_CMD_USB_ANSWER,
+  VMCTL_CMD_POWER,
+  VMCTL_CMD_POWER_BUTTON,
+  VMCTL_CMD_START,
+  VMCTL_CMD_PASSTHROUGH_LIST,
+  VMCTL_CMD_PASSTHROUGH_CHECK,
+  VMCTL_CMD_PASSTHROUGH_PLAN,
 } VmctlCommand;
 
 typedef struct {
@@ -39,6 +45,10 @@ typedef struct {
   GStrv        no_auto_assign; /* policy explain --no-auto-assign VM,... (validated), or NULL */
   char        *usb_id;         /* usb attach|detach|forget|answer DEV: a port such as 1-2.3 (validated) */
   gboolean     remember;       /* usb attach|answer --remember */
+  char        *button;         /* power button VM BUTTON: "power" or "sleep" */
+  GStrv        pci;            /* passthrough check|plan: PCI addresses, canonical ("0000:01:00.0") */
+  GStrv        vms;            /* passthrough check|plan: VM names (validated); plan's also in vm */
+  gboolean     single_gpu;     /* passthrough plan PCI --single-gpu */
 } VmctlArgs;
 
 void vmctl_args_free (VmctlArgs *args);

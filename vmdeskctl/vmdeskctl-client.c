@@ -96,6 +96,12 @@ vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolean dry_run,
 }
 
 GVariant *
+vmctl_client_get_power (GDBusConnection *bus, GError **error)
+{
+  return call_and_unwrap (bus, "GetPower", NULL, "(a{sv})", error);
+}
+
+GVariant *
 vmctl_client_list_usb (GDBusConnection *bus, GError **error)
 {
   return call_and_unwrap (bus, "ListUSBDevices", NULL, "(aa{sv})", error);
@@ -130,4 +136,35 @@ vmctl_client_reload_policy (GDBusConnection *bus, guint *rules, GStrv *files, GE
     return FALSE;
   g_variant_get (reply, "(u^as)", rules, files);
   return TRUE;
+}
+
+/* A read-only call whose reply is one string. */
+static char *
+call_for_string (GDBusConnection *bus, const char *method, GVariant *params, GError **error)
+{
+  g_autoptr(GVariant) reply = call (bus, VMD_DBUS_INTERFACE, method, params, "(s)", FALSE, error);
+  char *text = NULL;
+
+  if (reply)
+    g_variant_get (reply, "(s)", &text);
+  return text;
+}
+
+char *
+vmctl_client_check_passthrough (GDBusConnection *bus, const char *const *bdfs, GError **error)
+{
+  return call_for_string (bus, "CheckPassthrough", g_variant_new ("(^as)", bdfs), error);
+}
+
+char *
+vmctl_client_plan_passthrough (GDBusConnection *bus, const char *bdf, gboolean single_gpu,
+                               GError **error)
+{
+  return call_for_string (bus, "PlanPassthrough", g_variant_new ("(sb)", bdf, single_gpu), error);
+}
+
+GVariant *
+vmctl_client_list_passthrough (GDBusConnection *bus, GError **error)
+{
+  return call_and_unwrap (bus, "ListPassthrough", NULL, "(aa{sv})", error);
 }

@@ -25,6 +25,9 @@ gboolean  vmctl_client_setup_vm (GDBusConnection *bus, const char *name, gboolea
                                  const char *expected_old,
                                  char **old_xml, char **new_xml, GError **error);
 
+/* a{sv}: the power summary (GetPower). */
+GVariant *vmctl_client_get_power (GDBusConnection *bus, GError **error);
+
 /* aa{sv}: the USB device records. */
 GVariant *vmctl_client_list_usb (GDBusConnection *bus, GError **error);
 /* A state-changing call that returns nothing (AttachUSBDevice, ...); may prompt. */
@@ -35,5 +38,15 @@ gboolean  vmctl_client_get_policy (GDBusConnection *bus, char **text, GStrv *fil
 /* May prompt (org.vmdesk.policy-reload). */
 gboolean  vmctl_client_reload_policy (GDBusConnection *bus, guint *rules, GStrv *files,
                                       GError **error);
+
+/* CheckPassthrough: vfio-helper's check report (JSON text) for `bdfs` (none: every display
+ * device). */
+char     *vmctl_client_check_passthrough (GDBusConnection *bus, const char *const *bdfs,
+                                          GError **error);
+/* PlanPassthrough: the plan (JSON text) for one device. */
+char     *vmctl_client_plan_passthrough (GDBusConnection *bus, const char *bdf,
+                                         gboolean single_gpu, GError **error);
+/* aa{sv}: ListPassthrough's records. */
+GVariant *vmctl_client_list_passthrough (GDBusConnection *bus, GError **error);
 
 G_END_DECLS

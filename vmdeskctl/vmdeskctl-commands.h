@@ -20,6 +20,12 @@ int vmctl_cmd_usb_attach (const VmctlArgs *args);
 int vmctl_cmd_usb_detach (const VmctlArgs *args);
 int vmctl_cmd_usb_forget (const VmctlArgs *args);
 int vmctl_cmd_usb_answer (const VmctlArgs *args);
+int vmctl_cmd_power (const VmctlArgs *args);
+int vmctl_cmd_power_button (const VmctlArgs *args);
+int vmctl_cmd_start (const VmctlArgs *args);
+int vmctl_cmd_passthrough_list (const VmctlArgs *args);
+int vmctl_cmd_passthrough_check (const VmctlArgs *args);
+int vmctl_cmd_passthrough_plan (const VmctlArgs *args);
 
 /* setup's confirmation: "y" or "yes" in any case, surrounding blanks ignored. */
 gboolean vmctl_answer_is_yes (const char *line);

@@ -9,7 +9,10 @@
  *   5  VMCTL_EXIT_UNKNOWN_VM       no VM by that name
  *   6  VMCTL_EXIT_NOT_RUNNING      the VM must be running for this (e.g. switch)
  *   7  VMCTL_EXIT_NOT_CONNECTED    vmdeskd is not connected to libvirt right now
- *   8  VMCTL_EXIT_UNKNOWN_DEVICE   no USB device at that port
+ *   8  VMCTL_EXIT_UNKNOWN_DEVICE   no USB device at that port, no PCI device at that address
+ *   9  VMCTL_EXIT_PASSTHROUGH_WARN passthrough check: the worst finding is a warning
+ *  10  VMCTL_EXIT_PASSTHROUGH_REFUSED  pass-through would be refused: passthrough check
+ *                                  found a failing finding, passthrough plan a refusal
  *
  * docs/vmdeskctl.md carries the same table; keep the two in step. */
 #pragma once
@@ -28,6 +31,8 @@ typedef enum {
   VMCTL_EXIT_NOT_RUNNING    = 6,
   VMCTL_EXIT_NOT_CONNECTED  = 7,
   VMCTL_EXIT_UNKNOWN_DEVICE = 8,
+  VMCTL_EXIT_PASSTHROUGH_WARN    = 9,
+  VMCTL_EXIT_PASSTHROUGH_REFUSED = 10,
 } VmctlExit;
 
 /* vmdeskctl's own errors (bad usage, no bus, ...); the code is the exit code. */

@@ -97,6 +97,23 @@ add_boolean_or_null (JsonBuilder *b, GVariant *record, const char *key, const ch
     json_builder_add_null_value (b);
 }
 
+static void
+add_strv_or_null (JsonBuilder *b, GVariant *record, const char *key, const char *json_key)
+{
+  g_autofree const char **values = NULL;
+
+  json_builder_set_member_name (b, json_key);
+  if (!g_variant_lookup (record, key, "^a&s", &values))
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  json_builder_begin_array (b);
+  for (guint i = 0; values[i]; i++)
+    json_builder_add_string_value (b, values[i]);
+  json_builder_end_array (b);
+}
+
 JsonNode *
 vmctl_vm_to_json (GVariant *record)
 {
@@ -110,6 +127,10 @@ vmctl_vm_to_json (GVariant *record)
   add_boolean_or_null (b, record, "on-screen", "on_screen");
   vmctl_json_add_string_or_null (b, "role", record_string (record, "role"));
   add_boolean_or_null (b, record, "persistent", "persistent");
+  vmctl_json_add_string_or_null (b, "display", record_string (record, "display"));
+  add_boolean_or_null (b, record, "physical-display", "physical_display");
+  add_strv_or_null (b, record, "passthrough", "passthrough");
+  add_boolean_or_null (b, record, "passthrough-single-gpu", "passthrough_single_gpu");
   vmctl_json_add_string_or_null (b, "settings_warning", record_string (record, "settings-warning"));
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -137,6 +158,28 @@ vmctl_append_padded (GString *out, const char *text, gsize width)
   g_string_append (out, text);
   for (gsize w = vmctl_display_width (text); w < width; w++)
     g_string_append_c (out, ' ');
+}
+
+void
+vmctl_append_columns (GString *out, const char *const *headings, guint n_cols, GPtrArray *cells)
+{
+  g_autofree gsize *width = g_new0 (gsize, n_cols);
+
+  for (guint c = 0; c < n_cols; c++)
+    width[c] = vmctl_display_width (headings[c]);
+  for (guint i = 0; i < cells->len; i++)
+    width[i % n_cols] = MAX (width[i % n_cols], vmctl_display_width (cells->pdata[i]));
+  for (guint c = 0; c < n_cols; c++)
+    vmctl_append_padded (out, headings[c], c + 1 < n_cols ? width[c] + 2 : 0);
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < cells->len; i++)
+    {
+      guint c = i % n_cols;
+
+      vmctl_append_padded (out, cells->pdata[i], c + 1 < n_cols ? width[c] + 2 : 0);
+      if (c + 1 == n_cols)
+        g_string_append_c (out, '\n');
+    }
 }
 
 typedef struct {
@@ -211,6 +254,33 @@ vmctl_vm_table (GVariant *vms)
   return g_string_free (out, FALSE);
 }
 
+/* What being on screen means for the VM, and the devices StartVM passes to it; lines for
+ * keys an older daemon does not send are left out. */
+static void
+append_display_details (GString *out, GVariant *record)
+{
+  g_autofree const char **passthrough = NULL;
+  g_autofree char *display = NULL;
+
+  if (record_string (record, "display"))
+    {
+      display = vmctl_record_field (record, "display", "?");
+      g_string_append_printf (out, "display:     %s\n", display);
+    }
+  if (g_variant_lookup (record, "physical-display", "b", NULL))
+    g_string_append_printf (out, "physical:    %s\n", record_flag (record, "physical-display")
+                            ? "yes (on screen, it has the host's own screen and input)" : "no");
+  if (g_variant_lookup (record, "passthrough", "^a&s", &passthrough))
+    {
+      g_autofree char *joined = g_strjoinv (", ", (char **) passthrough);
+      g_autofree char *shown = vmctl_escape (joined, VMCTL_ESCAPE_ALL);
+
+      g_string_append_printf (out, "passthrough: %s%s\n", *shown ? shown : "none",
+                              record_flag (record, "passthrough-single-gpu")
+                              ? " (may take the host's only display)" : "");
+    }
+}
+
 char *
 vmctl_vm_details (GVariant *record)
 {
@@ -227,6 +297,7 @@ vmctl_vm_details (GVariant *record)
   g_string_append_printf (out, "on screen:   %s\n", record_flag (record, "on-screen") ? "yes" : "no");
   g_string_append_printf (out, "role:        %s\n", role);
   g_string_append_printf (out, "persistent:  %s\n", record_flag (record, "persistent") ? "yes" : "no");
+  append_display_details (out, record);
   if (record_string (record, "settings-warning"))
     {
       g_autofree char *warning = vmctl_record_field (record, "settings-warning", "");

@@ -25,14 +25,27 @@ gsize vmctl_display_width (const char *text);
 char *vmctl_record_field (GVariant *record, const char *key, const char *fallback);
 /* `text` (escaped) and spaces up to `width` terminal columns. */
 void  vmctl_append_padded (GString *out, const char *text, gsize width);
+/* A table: `headings`, then the rows of `cells` (escaped text, n_cols a row, row after
+ * row), each column as wide on a terminal as its widest cell, two spaces apart. */
+void  vmctl_append_columns (GString *out, const char *const *headings, guint n_cols,
+                            GPtrArray *cells);
 
 /* USB device records (aa{sv}, see ListUSBDevices) as a table: port, id, name, state, VM,
  * rule; "no USB devices\n" when empty. */
 char *vmctl_usb_table (GVariant *devices);
 
+/* The power summary (a{sv}, see GetPower) for people: battery, AC, warning level, lid,
+ * inhibitor, quiesced VMs, then a table of the guests' power links. Every string is
+ * escaped; a missing or mistyped key shows as "?". */
+char *vmctl_power_text (GVariant *power);
+/* The same as JSON, key for key as D-Bus carries it; a number that is not finite (which
+ * JSON cannot carry) becomes null. */
+JsonNode *vmctl_power_to_json (GVariant *power);
+
 /* A VM record (a{sv}, see org.vmdesk.Manager1.xml) as a JSON object with the keys
- * name, uuid, state, on_screen, role, persistent, settings_warning; a key the record lacks
- * (or carries with the wrong type) is null. */
+ * name, uuid, state, state_reason, on_screen, role, persistent, display, physical_display,
+ * passthrough, passthrough_single_gpu, settings_warning; a key the record lacks (or carries
+ * with the wrong type) is null. */
 JsonNode *vmctl_vm_to_json (GVariant *record);
 
 /* `vms` is aa{sv}: a table with an on-screen mark, name, state and role, followed by one

@@ -44,7 +44,6 @@ vmctl_usb_table (GVariant *devices)
 {
   gsize n = g_variant_n_children (devices);
   g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func (g_free);
-  gsize width[N_COLS];
   GString *out = g_string_new (NULL);
 
   if (n == 0)
@@ -52,26 +51,12 @@ vmctl_usb_table (GVariant *devices)
       g_string_append (out, "no USB devices\n");
       return g_string_free (out, FALSE);
     }
-  for (guint c = 0; c < N_COLS; c++)
-    width[c] = vmctl_display_width (headings[c]);
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) record = g_variant_get_child_value (devices, i);
       for (guint c = 0; c < N_COLS; c++)
-        {
-          char *text = cell (record, c);
-          width[c] = MAX (width[c], vmctl_display_width (text));
-          g_ptr_array_add (cells, text);
-        }
+        g_ptr_array_add (cells, cell (record, c));
     }
-  for (guint c = 0; c < N_COLS; c++)
-    vmctl_append_padded (out, headings[c], c + 1 < N_COLS ? width[c] + 2 : 0);
-  g_string_append_c (out, '\n');
-  for (gsize i = 0; i < n; i++)
-    {
-      for (guint c = 0; c < N_COLS; c++)
-        vmctl_append_padded (out, cells->pdata[i * N_COLS + c], c + 1 < N_COLS ? width[c] + 2 : 0);
-      g_string_append_c (out, '\n');
-    }
+  vmctl_append_columns (out, headings, N_COLS, cells);
   return g_string_free (out, FALSE);
 }

@@ -47,6 +47,18 @@ main (int argc, char **argv)
       return vmctl_cmd_usb_forget (args);
     case VMCTL_CMD_USB_ANSWER:
       return vmctl_cmd_usb_answer (args);
+    case VMCTL_CMD_POWER:
+      return vmctl_cmd_power (args);
+    case VMCTL_CMD_POWER_BUTTON:
+      return vmctl_cmd_power_button (args);
+    case VMCTL_CMD_START:
+      return vmctl_cmd_start (args);
+    case VMCTL_CMD_PASSTHROUGH_LIST:
+      return vmctl_cmd_passthrough_list (args);
+    case VMCTL_CMD_PASSTHROUGH_CHECK:
+      return vmctl_cmd_passthrough_check (args);
+    case VMCTL_CMD_PASSTHROUGH_PLAN:
+      return vmctl_cmd_passthrough_plan (args);
     }
   g_assert_not_reached ();
 }

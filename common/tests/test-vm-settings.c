@@ -15,6 +15,7 @@ assert_defaults (const VmdVmSettings *s)
   g_assert_cmpstr (s->role, ==, "");
   g_assert_false (s->auto_assign_usb);
   g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_SUSPEND);
+  g_assert_cmpint (s->on_host_shutdown, ==, VMD_HOST_SHUTDOWN_SHUTDOWN);
   g_assert_cmpint (s->on_lid_close, ==, VMD_LID_FORWARD);
   g_assert_false (s->power_channel);
   g_assert_cmpuint (g_strv_length (s->passthrough_pci), ==, 0);
@@ -40,6 +41,7 @@ test_full (void)
     "<vmdesk:settings xmlns:vmdesk='" VMD_SETTINGS_NS "'>"
     "  <role>work</role><auto-assign-usb>yes</auto-assign-usb>"
     "  <on-host-sleep> pause </on-host-sleep><on-lid-close>ignore</on-lid-close>"
+    "  <on-host-shutdown>save</on-host-shutdown>"
     "  <power-channel>yes</power-channel><from-the-future>1</from-the-future>"
     "</vmdesk:settings>", &w);
 
@@ -47,8 +49,44 @@ test_full (void)
   g_assert_cmpstr (s->role, ==, "work");
   g_assert_true (s->auto_assign_usb);
   g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_PAUSE);
+  g_assert_cmpint (s->on_host_shutdown, ==, VMD_HOST_SHUTDOWN_SAVE);
   g_assert_cmpint (s->on_lid_close, ==, VMD_LID_IGNORE);
   g_assert_true (s->power_channel);
+}
+
+/* on-host-shutdown has its own words: sleep's "suspend" or "pause" mean nothing there. */
+static void
+test_host_shutdown_values (void)
+{
+  const struct { const char *text; VmdHostShutdownAction action; guint warnings; } cases[] = {
+    { "shutdown", VMD_HOST_SHUTDOWN_SHUTDOWN, 0 },
+    { " save\n", VMD_HOST_SHUTDOWN_SAVE, 0 },
+    { "none", VMD_HOST_SHUTDOWN_NONE, 0 },
+    { "suspend", VMD_HOST_SHUTDOWN_SHUTDOWN, 1 },
+    { "SAVE", VMD_HOST_SHUTDOWN_SHUTDOWN, 1 },
+    { "", VMD_HOST_SHUTDOWN_SHUTDOWN, 1 },
+    { "save&lt;x&gt;\"", VMD_HOST_SHUTDOWN_SHUTDOWN, 1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *xml = g_strdup_printf ("<settings><on-host-sleep>pause</on-host-sleep>"
+                                              "<on-host-shutdown>%s</on-host-shutdown></settings>",
+                                              cases[i].text);
+      g_autoptr(GPtrArray) w = NULL;
+      g_autoptr(VmdVmSettings) s = parse (xml, &w);
+
+      g_assert_cmpint (s->on_host_shutdown, ==, cases[i].action);
+      g_assert_cmpint (s->on_host_sleep, ==, VMD_HOST_SLEEP_PAUSE);   /* the others stay */
+      g_assert_cmpuint (w->len, ==, cases[i].warnings);
+      if (w->len > 0)
+        {
+          g_assert_nonnull (strstr (w->pdata[0], "<on-host-shutdown>: \""));
+          g_assert_nonnull (strstr (w->pdata[0], "is not one of shutdown, save, none; using the default"));
+          g_assert_null (strchr (w->pdata[0], '\n'));   /* escaped for the log */
+        }
+    }
+  g_assert_cmpstr (vmd_host_shutdown_action_to_string (VMD_HOST_SHUTDOWN_SAVE), ==, "save");
 }
 
 static void
@@ -207,12 +245,15 @@ test_round_trip (void)
   g_free (s->role);
   s->role = g_strdup ("gpu-vm");
   s->on_host_sleep = VMD_HOST_SLEEP_SAVE;
+  s->on_host_shutdown = VMD_HOST_SHUTDOWN_NONE;
   s->power_channel = TRUE;
   xml = vmd_vm_settings_to_xml (s);
+  g_assert_nonnull (strstr (xml, "<on-host-shutdown>none</on-host-shutdown>"));
   back = parse (xml, &w);
   g_assert_cmpuint (w->len, ==, 0);
   g_assert_cmpstr (back->role, ==, "gpu-vm");
   g_assert_cmpint (back->on_host_sleep, ==, VMD_HOST_SLEEP_SAVE);
+  g_assert_cmpint (back->on_host_shutdown, ==, VMD_HOST_SHUTDOWN_NONE);
   g_assert_true (back->power_channel);
 }
 
@@ -294,6 +335,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vm-settings/not-xml", test_not_xml);
   g_test_add_func ("/vm-settings/wrong-root", test_wrong_root);
   g_test_add_func ("/vm-settings/bad-values", test_bad_values_keep_good_ones);
+  g_test_add_func ("/vm-settings/host-shutdown", test_host_shutdown_values);
   g_test_add_func ("/vm-settings/hostile", test_hostile_sizes_and_entities);
   g_test_add_func ("/vm-settings/round-trip", test_round_trip);
   g_test_add_func ("/vm-settings/passthrough", test_passthrough);

@@ -5,6 +5,8 @@
  * gives back. The real library under real libvirt is tests/integration/test_vfio_daemon.py. */
 #include "vmd-vfio.h"
 
+#include "vmd-vfio-jobs.h"
+
 #include "vmdesk-vfio.h"
 
 #include <glib/gstdio.h>
@@ -15,6 +17,8 @@
 
 typedef struct {
   GMutex     lock;
+  GCond      gate_opened;
+  gboolean   gate_closed; /* releases wait until it opens */
   GPtrArray *calls;       /* "bind 0000:01:00.0", "release ...", ... */
   char      *fail_bind;   /* this BDF's bind fails */
   char      *fail_release; /* and this one's release */
@@ -29,6 +33,8 @@ record (Fake *fake, const char *op, const char *bdf)
   g_mutex_lock (&fake->lock);
   g_ptr_array_add (fake->calls, g_strdup_printf ("%s %s", op, bdf));
   g_mutex_unlock (&fake->lock);
+  /* A test may wait for this call on the main loop, which nothing else wakes meanwhile. */
+  g_main_context_wakeup (NULL);
 }
 
 static char *
@@ -107,6 +113,10 @@ fake_release (gpointer data, const char *bdf, GError **error)
   Fake *fake = data;
 
   record (fake, "release", bdf);
+  g_mutex_lock (&fake->lock);
+  while (fake->gate_closed)
+    g_cond_wait (&fake->gate_opened, &fake->lock);
+  g_mutex_unlock (&fake->lock);
   if (g_strcmp0 (fake->fail_release, bdf) == 0)
     {
       g_set_error (error, VMD_VFIO_ERROR, VMD_VFIO_ERROR_INCONSISTENT,
@@ -239,7 +249,9 @@ set_up (Fixture *f, gconstpointer data)
   const char *const *held = start ? start->held : NULL;
   gboolean synced = FALSE;
 
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
   g_mutex_init (&f->fake.lock);
+  g_cond_init (&f->fake.gate_opened);
   f->fake.calls = g_ptr_array_new_with_free_func (g_free);
   f->fake.recovered = g_ptr_array_new_with_free_func (g_free);
   f->fake.journals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -272,6 +284,7 @@ set_up (Fixture *f, gconstpointer data)
     }
   /* Recovery runs once the daemon's part exists, with libvirt connected already. */
   f->vfio = vmd_vfio_new (f->manager, f->libvirt, &fake_ops, &f->fake, NULL);
+  g_object_set_data (G_OBJECT (f->vfio), "fixture", f);
   vmd_vfio_start (f->vfio);
 }
 
@@ -300,7 +313,10 @@ tear_down (Fixture *f, gconstpointer data)
 {
   g_autofree char *state = g_build_filename (f->state_dir, "state.ini", NULL);
 
-  /* test:///default lives as long as the process: the next test starts clean. */
+  /* test:///default lives as long as the process: the next test starts clean. VmdLibvirt
+   * may still be reading a domain that goes here (the redefine's event) and warns that it
+   * is gone: expected now, not fatal. set_up makes warnings fatal again. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   undefine_all_but_test (f);
   /* A finished job's task drops its reference on the worker thread, possibly after its
    * result was handled here: wait for the part to be gone before the bus goes. */
@@ -328,6 +344,7 @@ tear_down (Fixture *f, gconstpointer data)
   g_free (f->fake.fail_release);
   g_hash_table_unref (f->fake.journals);
   g_mutex_clear (&f->fake.lock);
+  g_cond_clear (&f->fake.gate_opened);
   g_ptr_array_unref (f->signals);
 }
 
@@ -343,6 +360,9 @@ define (Fixture *f, const char *name, const char *passthrough, const char *devic
   virDomainPtr dom = virDomainDefineXML (vmd_libvirt_get_connection (f->libvirt), xml);
 
   g_assert_nonnull (dom);
+  /* As in the daemon, where StartVM starts only a VM it knows: its defined event is handled
+   * (else it could arrive after the prepare, read as a state change of a new VM). */
+  WAIT_FOR (vmd_libvirt_lookup (f->libvirt, name) != NULL);
   return dom;
 }
 
@@ -382,6 +402,65 @@ prepare (Fixture *f, const char *name, GError **error)
   if (p.error)
     g_propagate_error (error, p.error);
   return p.ok;
+}
+
+static GVariant *call (Fixture *f, const char *method, GVariant *params,
+                       const char *expected_error);
+
+typedef struct {
+  gboolean done;
+  gboolean ok;
+  char    *summary;
+  GError  *error;
+  char    *calls_then;   /* the fake's calls when the answer came */
+} Undone;
+
+static void
+on_undone (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Undone *u = data;
+
+  u->ok = vmd_vfio_start_hook ()->undo_finish (source, result, &u->summary, &u->error);
+  u->calls_then = calls (&((Fixture *) g_object_get_data (source, "fixture"))->fake);
+  u->done = TRUE;
+}
+
+static void
+undone_clear (Undone *u)
+{
+  g_free (u->summary);
+  g_clear_error (&u->error);
+  g_free (u->calls_then);
+}
+
+/* What the manager does after a failed start; the answer is awaited. */
+static void
+undo (Fixture *f, const char *name, Undone *u)
+{
+  vmd_vfio_start_hook ()->undo (f->vfio, name, on_undone, u);
+  WAIT_FOR (u->done);
+}
+
+/* The same, with the fake's release of `bdf` failing: the daemon warns, as it should, and
+ * here that is the expected outcome. The release fails until fail_release is cleared. */
+static void
+undo_failing (Fixture *f, const char *name, const char *bdf, Undone *u)
+{
+  g_free (f->fake.fail_release);
+  f->fake.fail_release = g_strdup (bdf);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  undo (f, name, u);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_assert_false (u->ok);
+}
+
+static void
+set_gate (Fixture *f, gboolean closed)
+{
+  g_mutex_lock (&f->fake.lock);
+  f->fake.gate_closed = closed;
+  g_cond_broadcast (&f->fake.gate_opened);
+  g_mutex_unlock (&f->fake.lock);
 }
 
 static gboolean
@@ -448,12 +527,106 @@ static void
 test_failed_start_undo_releases (Fixture *f, gconstpointer data)
 {
   virDomainPtr dom = define (f, "gpu", PT_GPU, "");
+  Undone u = { 0 };
+  Undone nothing = { 0 };
 
   g_assert_true (prepare (f, "gpu", NULL));
-  vmd_vfio_start_hook ()->undo (f->vfio, "gpu");
+  undo (f, "gpu", &u);
+  /* The answer comes once the device is back, and says so. */
+  g_assert_true (u.ok);
+  g_assert_no_error (u.error);
+  g_assert_cmpstr (u.summary, ==, "0000:01:00.0 was given back to the host");
+  g_assert_nonnull (strstr (u.calls_then, "release 0000:01:00.0"));
   WAIT_FOR (has_signal (f, "released gpu 0000:01:00.0"));
   g_assert_true (has_signal (f, "released gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|the start failed"));
-  g_assert_true (has_call (f, "release 0000:01:00.0"));
+  /* A VM that holds nothing has nothing to undo. */
+  undo (f, "gpu", &nothing);
+  g_assert_true (nothing.ok);
+  g_assert_null (nothing.summary);
+  undone_clear (&u);
+  undone_clear (&nothing);
+  virDomainFree (dom);
+}
+
+/* A stop's release under way when the undo is asked for (both follow one failed start):
+ * the undo answers once that release is done, with its outcome, and nothing is released
+ * twice. */
+static void
+test_undo_waits_for_a_release_under_way (Fixture *f, gconstpointer data)
+{
+  virDomainPtr dom = define (f, "gpu", PT_GPU, "");
+  Undone u = { 0 };
+  g_autofree char *seen = NULL;
+
+  g_assert_true (prepare (f, "gpu", NULL));
+  g_assert_cmpint (virDomainCreate (dom), ==, 0);
+  WAIT_FOR (vmd_libvirt_lookup (f->libvirt, "gpu")->state == VIR_DOMAIN_RUNNING);
+  set_gate (f, TRUE);
+  g_assert_cmpint (virDomainDestroy (dom), ==, 0);
+  WAIT_FOR (has_call (f, "release 0000:01:00.0"));
+
+  vmd_vfio_start_hook ()->undo (f->vfio, "gpu", on_undone, &u);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_false (u.done);
+  set_gate (f, FALSE);
+  WAIT_FOR (u.done);
+  g_assert_true (u.ok);
+  g_assert_cmpstr (u.summary, ==, "0000:01:00.0 was given back to the host");
+  seen = calls (&f->fake);
+  g_assert_cmpstr (seen, ==, "recover ; preflight 0000:01:00.0,0000:01:00.1; bind 0000:01:00.0; "
+                             "release 0000:01:00.0");
+  undone_clear (&u);
+  virDomainFree (dom);
+}
+
+/* The give-back fails: the answer says so and in which state; the device stays recorded,
+ * and the VM's next start tries again first. */
+static void
+test_failed_undo_is_said_and_retried_at_the_next_start (Fixture *f, gconstpointer data)
+{
+  virDomainPtr dom = define (f, "gpu", PT_GPU, "");
+  Undone u = { 0 };
+  g_autofree char *seen = NULL;
+
+  g_assert_true (prepare (f, "gpu", NULL));
+  undo_failing (f, "gpu", "0000:01:00.0", &u);
+  g_assert_error (u.error, VMD_ERROR, VMD_ERROR_FAILED);
+  g_assert_cmpstr (u.error->message, ==, "giving 0000:01:00.0 back failed: 0000:01:00.0: unbind "
+                                         "from vfio-pci failed: EBUSY; " VMD_VFIO_RETRY_NOTE);
+  WAIT_FOR (has_signal (f, "release-failed gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|"));
+
+  /* The next start: the give-back first (it works now), then the bind as usual. */
+  g_clear_pointer (&f->fake.fail_release, g_free);
+  g_assert_true (prepare (f, "gpu", NULL));
+  seen = calls (&f->fake);
+  g_assert_cmpstr (seen, ==, "recover ; preflight 0000:01:00.0,0000:01:00.1; bind 0000:01:00.0; "
+                             "release 0000:01:00.0; release 0000:01:00.0; "
+                             "preflight 0000:01:00.0,0000:01:00.1; bind 0000:01:00.0");
+  WAIT_FOR (has_signal (f, "released gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|retried before "
+                           "starting VM 'gpu'"));
+  undone_clear (&u);
+  virDomainFree (dom);
+}
+
+/* Started outside vmdesk while its device is still on vfio-pci, the VM holds it again, and
+ * its stop gives it back. */
+static void
+test_failed_give_back_held_again_when_the_vm_runs (Fixture *f, gconstpointer data)
+{
+  virDomainPtr dom = define (f, "gpu", PT_GPU, "");
+  Undone u = { 0 };
+
+  g_assert_true (prepare (f, "gpu", NULL));
+  undo_failing (f, "gpu", "0000:01:00.0", &u);
+  g_clear_pointer (&f->fake.fail_release, g_free);
+
+  g_assert_cmpint (virDomainCreate (dom), ==, 0);
+  WAIT_FOR (has_signal (f, "bound gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|the VM runs again"));
+  g_assert_false (has_call (f, "confirm"));
+  g_assert_cmpint (virDomainDestroy (dom), ==, 0);
+  WAIT_FOR (has_signal (f, "released gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|the VM stopped"));
+  undone_clear (&u);
   virDomainFree (dom);
 }
 
@@ -477,6 +650,43 @@ test_failed_bind_gives_back_the_earlier_ones (Fixture *f, gconstpointer data)
   xml = inactive_xml (dom);
   g_assert_null (strstr (xml, "ua-vmdesk-pci"));
   g_assert_cmpuint (f->signals->len, ==, 0);
+  virDomainFree (dom);
+}
+
+/* ... and when that give-back fails too, the error says so, and the device is recorded as
+ * stuck for the VM (ListPassthrough, the signal, a retry at its next start). */
+static void
+test_failed_bind_whose_give_back_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) listed = NULL;
+  g_autoptr(GVariantDict) d = NULL;
+  const char *s;
+  virDomainPtr dom = define (f, "gpu", "<passthrough><pci bdf='0000:01:00.0'/>"
+                                       "<pci bdf='0000:02:00.0'/></passthrough>", "");
+
+  f->fake.fail_bind = g_strdup ("0000:02:00.0");
+  f->fake.fail_release = g_strdup ("0000:01:00.0");
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_assert_false (prepare (f, "gpu", &error));
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_assert_error (error, VMD_ERROR, VMD_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==, "VM 'gpu': binding 0000:02:00.0 failed, everything was "
+                                       "rolled back: EIO; giving 0000:01:00.0 back failed "
+                                       "(0000:01:00.0: unbind from vfio-pci failed: EBUSY): "
+                                       VMD_VFIO_RETRY_NOTE);
+  WAIT_FOR (has_signal (f, "release-failed gpu 0000:01:00.0 0000:01:00.0,0000:01:00.1|"));
+  listed = call (f, "ListPassthrough", NULL, NULL);
+  g_assert_cmpuint (g_variant_n_children (g_variant_get_child_value (listed, 0)), ==, 1);
+  d = g_variant_dict_new (g_variant_get_child_value (g_variant_get_child_value (listed, 0), 0));
+  g_assert_true (g_variant_dict_lookup (d, "bdf", "&s", &s));
+  g_assert_cmpstr (s, ==, "0000:01:00.0");
+  g_assert_true (g_variant_dict_lookup (d, "vm", "&s", &s));
+  g_assert_cmpstr (s, ==, "gpu");
+  g_assert_true (g_variant_dict_lookup (d, "state", "&s", &s));
+  g_assert_cmpstr (s, ==, "release-failed");
+  g_assert_true (g_variant_dict_lookup (d, "error", "&s", &s));
+  g_assert_cmpstr (s, ==, "0000:01:00.0: unbind from vfio-pci failed: EBUSY");
   virDomainFree (dom);
 }
 
@@ -546,6 +756,8 @@ test_held_by_another_vm (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) busy = NULL;
   g_autoptr(GError) stuck = NULL;
+  g_autofree char *seen = NULL;
+  Undone u = { 0 };
   virDomainPtr a = define (f, "a", PT_GPU, "");
   virDomainPtr b = define (f, "b", "<passthrough><pci bdf='0000:01:00.1'/></passthrough>", "");
 
@@ -559,14 +771,25 @@ test_held_by_another_vm (Fixture *f, gconstpointer data)
   f->fake.fail_release = g_strdup ("0000:01:00.0");
   /* The daemon warns, as it should; here that is the expected outcome. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  vmd_vfio_start_hook ()->undo (f->vfio, "a");
+  undo (f, "a", &u);
   WAIT_FOR (has_signal (f, "release-failed a 0000:01:00.0 0000:01:00.0,0000:01:00.1|"
                            "0000:01:00.0: unbind from vfio-pci failed"));
+  /* b needs that device: its start retries the give-back, which fails again. */
+  g_assert_false (prepare (f, "b", &stuck));
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  g_assert_false (prepare (f, "a", &stuck));
   g_assert_error (stuck, VMD_ERROR, VMD_ERROR_CONFLICT);
   g_assert_nonnull (strstr (stuck->message, "(giving 0000:01:00.0 back from VM 'a' failed: "
                                             "0000:01:00.0: unbind from vfio-pci failed"));
+  seen = calls (&f->fake);
+  g_assert_true (g_str_has_suffix (seen, "release 0000:01:00.0; release 0000:01:00.0; "
+                                         "preflight 0000:01:00.1; bind 0000:01:00.1"));
+  /* Once the device lets go, b's next start gets it back from a, then binds it. */
+  g_clear_pointer (&f->fake.fail_release, g_free);
+  g_assert_true (prepare (f, "b", NULL));
+  WAIT_FOR (has_signal (f, "released a 0000:01:00.0 0000:01:00.0,0000:01:00.1|retried before "
+                           "starting VM 'b'"));
+  WAIT_FOR (has_signal (f, "bound b 0000:01:00.1 0000:01:00.1|"));
+  undone_clear (&u);
   virDomainFree (a);
   virDomainFree (b);
 }
@@ -695,7 +918,11 @@ main (int argc, char **argv)
 #define ADD(path, fn, data) g_test_add (path, Fixture, data, set_up, fn, tear_down)
   ADD ("/vfio/stopped-event-releases", test_stopped_event_releases, NULL);
   ADD ("/vfio/failed-start-undo-releases", test_failed_start_undo_releases, NULL);
+  ADD ("/vfio/undo-waits-for-a-release-under-way", test_undo_waits_for_a_release_under_way, NULL);
+  ADD ("/vfio/failed-undo-said-and-retried", test_failed_undo_is_said_and_retried_at_the_next_start, NULL);
+  ADD ("/vfio/failed-give-back-held-again", test_failed_give_back_held_again_when_the_vm_runs, NULL);
   ADD ("/vfio/failed-bind-gives-back-earlier", test_failed_bind_gives_back_the_earlier_ones, NULL);
+  ADD ("/vfio/failed-bind-give-back-fails", test_failed_bind_whose_give_back_fails, NULL);
   ADD ("/vfio/refusal-touches-nothing", test_refusal_touches_nothing, NULL);
   ADD ("/vfio/no-devices-no-change", test_no_devices_no_change, NULL);
   ADD ("/vfio/held-by-another-vm", test_held_by_another_vm, NULL);

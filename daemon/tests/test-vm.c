@@ -22,6 +22,7 @@ test_record (void)
   g_autoptr(VmdVm) vm = vmd_vm_new ("6695eb01-f6a4-8304-79aa-97f2502e193f");
   g_autoptr(GVariant) v = NULL;
   g_autoptr(GVariantDict) d = NULL;
+  g_autofree const char **none = NULL;
   const char *s;
   gboolean b;
 
@@ -34,6 +35,34 @@ test_record (void)
   g_assert_true (g_variant_dict_lookup (d, "on-screen", "b", &b));
   g_assert_true (b);
   g_assert_true (g_variant_dict_lookup (d, "settings-warning", "&s", &s));
+  g_assert_true (g_variant_dict_lookup (d, "passthrough", "^a&s", &none));
+  g_assert_cmpuint (g_strv_length ((GStrv) none), ==, 0);
+  g_assert_true (g_variant_dict_lookup (d, "physical-display", "b", &b));
+  g_assert_false (b);
+}
+
+/* What StartVM would bind is in the record, as the settings name it. */
+static void
+test_record_passthrough (void)
+{
+  g_autoptr(VmdVm) vm = vmd_vm_new ("6695eb01-f6a4-8304-79aa-97f2502e193f");
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GVariantDict) d = NULL;
+  g_autofree const char **bdfs = NULL;
+  const char *const expected[] = { "0000:01:00.0", "0000:01:00.1", NULL };
+  gboolean b;
+
+  g_strfreev (vm->settings->passthrough_pci);
+  vm->settings->passthrough_pci = g_strdupv ((GStrv) expected);
+  vm->settings->passthrough_single_gpu = TRUE;
+  v = g_variant_ref_sink (vmd_vm_to_variant (vm, FALSE));
+  d = g_variant_dict_new (v);
+  g_assert_true (g_variant_dict_lookup (d, "passthrough", "^a&s", &bdfs));
+  g_assert_cmpstrv (bdfs, expected);
+  g_assert_true (g_variant_dict_lookup (d, "passthrough-single-gpu", "b", &b));
+  g_assert_true (b);
+  g_assert_true (g_variant_dict_lookup (d, "physical-display", "b", &b));
+  g_assert_true (b);
 }
 
 int
@@ -42,5 +71,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vm/names", test_names);
   g_test_add_func ("/vm/record", test_record);
+  g_test_add_func ("/vm/record-passthrough", test_record_passthrough);
   return g_test_run ();
 }

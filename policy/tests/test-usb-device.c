@@ -290,6 +290,66 @@ test_sysfs_errors (Sysfs *fx, gconstpointer data)
     }
 }
 
+/* Attributes longer than one read (a regular file's short read is its end, a full one is
+ * not) come back whole, at any length up to the bound. */
+static void
+test_sysfs_long_attributes (Sysfs *fx, gconstpointer data)
+{
+  const gsize lengths[] = { 4095, 4096, 4097, 8192, 9000, VMD_USB_STRING_MAX };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree char *dir = g_strdup_printf ("%s/1-%u", fx->usb1, 6 + i);
+      g_autofree char *product = g_strnfill (lengths[i], 'p');
+      g_autofree char *with_newline = g_strconcat (product, "\n", NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VmdUsbDevice) d = NULL;
+
+      put (dir, "idVendor", "0781\n", -1);
+      put (dir, "idProduct", "5567\n", -1);
+      put (dir, "product", with_newline, -1);
+      d = vmd_usb_device_from_sysfs (dir, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (d->name, ==, product);
+    }
+}
+
+/* A hub's hash read on its own is the parent hash of the devices below it, and a device
+ * read with the parent hash given is the device read whole. */
+static void
+test_sysfs_parent_hash_given (Sysfs *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hub_hash = NULL;
+  char *none = (char *) "set to NULL";
+  g_autofree char *pci = g_path_get_dirname (fx->usb1);
+  g_autoptr(VmdUsbDevice) whole = vmd_usb_device_from_sysfs (fx->key, &error);
+  g_autoptr(VmdUsbDevice) given = NULL;
+  g_autoptr(VmdUsbDevice) other = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (vmd_usb_device_hash_from_sysfs (fx->usb1, &hub_hash, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (hub_hash, ==, whole->parent_hash);
+
+  given = vmd_usb_device_from_sysfs_with_parent_hash (fx->key, hub_hash, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (given->parent_hash, ==, whole->parent_hash);
+  g_assert_cmpstr (given->hash, ==, whole->hash);
+  g_assert_cmpstr (given->serial, ==, whole->serial);
+  g_assert_cmpstr (given->port, ==, whole->port);
+  g_assert_cmpuint (given->interfaces->len, ==, whole->interfaces->len);
+  /* What was given is what it gets, without looking at the parent. */
+  other = vmd_usb_device_from_sysfs_with_parent_hash (fx->key, "given", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (other->parent_hash, ==, "given");
+
+  /* No USB ids: no hash, and no error. */
+  g_assert_true (vmd_usb_device_hash_from_sysfs (pci, &none, &error));
+  g_assert_no_error (error);
+  g_assert_null (none);
+}
+
 /* The parent of a root hub is a PCI device: no USB ids, so no parent hash. */
 static void
 test_sysfs_root_hub_parent (Sysfs *fx, gconstpointer data)
@@ -314,5 +374,7 @@ main (int argc, char **argv)
   g_test_add ("/usb-device/sysfs/hostile", Sysfs, NULL, sysfs_setup, test_sysfs_hostile, sysfs_teardown);
   g_test_add ("/usb-device/sysfs/errors", Sysfs, NULL, sysfs_setup, test_sysfs_errors, sysfs_teardown);
   g_test_add ("/usb-device/sysfs/root-hub-parent", Sysfs, NULL, sysfs_setup, test_sysfs_root_hub_parent, sysfs_teardown);
+  g_test_add ("/usb-device/sysfs/long-attributes", Sysfs, NULL, sysfs_setup, test_sysfs_long_attributes, sysfs_teardown);
+  g_test_add ("/usb-device/sysfs/parent-hash-given", Sysfs, NULL, sysfs_setup, test_sysfs_parent_hash_given, sysfs_teardown);
   return g_test_run ();
 }

@@ -4,8 +4,8 @@
  *
  *   power-monitor-probe [--handles N] [--critical-percent P]
  *
- * On "sleeping" it takes N inhibitor handles (inside the signal, as an owner must);
- * each line "release" on stdin releases one. "quit" or end of input stops it. */
+ * On "sleeping" and "shutting-down" it takes N inhibitor handles (inside the signal, as an
+ * owner must); each line "release" on stdin releases one. "quit" or end of input stops it. */
 #include "vmdesk-power.h"
 
 #include <gio/gunixinputstream.h>
@@ -118,6 +118,8 @@ on_logind_available (GObject *object, GParamSpec *pspec, Probe *p)
   add_bool (b, "lid_closed", vmd_logind_monitor_get_lid_closed (p->logind));
   add_bool (b, "docked", vmd_logind_monitor_get_docked (p->logind));
   add_bool (b, "preparing_for_sleep", vmd_logind_monitor_get_preparing_for_sleep (p->logind));
+  add_bool (b, "preparing_for_shutdown",
+            vmd_logind_monitor_get_preparing_for_shutdown (p->logind));
   json_builder_set_member_name (b, "inhibit_delay_max");
   json_builder_add_int_value (b, (gint64) vmd_logind_monitor_get_inhibit_delay_max (p->logind));
   emit (b);
@@ -139,13 +141,15 @@ on_prepare_for_shutdown (VmdLogindMonitor *logind, gboolean start, Probe *p)
   JsonBuilder *b = event ("prepare-for-shutdown");
 
   add_bool (b, "start", start);
+  add_bool (b, "preparing_for_shutdown", vmd_logind_monitor_get_preparing_for_shutdown (logind));
   emit (b);
 }
 
+/* "sleeping" or "shutting-down": the owner's handles, taken inside the signal. */
 static void
-on_sleeping (VmdSleepInhibitor *inhibitor, Probe *p)
+take_handles (VmdSleepInhibitor *inhibitor, Probe *p, const char *name)
 {
-  JsonBuilder *b = event ("sleeping");
+  JsonBuilder *b = event (name);
 
   for (int i = 0; i < p->handles_per_sleep; i++)
     g_ptr_array_add (p->handles, vmd_sleep_inhibitor_take (inhibitor));
@@ -156,9 +160,30 @@ on_sleeping (VmdSleepInhibitor *inhibitor, Probe *p)
 }
 
 static void
+on_sleeping (VmdSleepInhibitor *inhibitor, Probe *p)
+{
+  take_handles (inhibitor, p, "sleeping");
+}
+
+static void
+on_shutting_down (VmdSleepInhibitor *inhibitor, Probe *p)
+{
+  take_handles (inhibitor, p, "shutting-down");
+}
+
+static void
 on_resuming (VmdSleepInhibitor *inhibitor, Probe *p)
 {
   emit (event ("resuming"));
+}
+
+static void
+on_shutdown_cancelled (VmdSleepInhibitor *inhibitor, Probe *p)
+{
+  JsonBuilder *b = event ("shutdown-cancelled");
+
+  add_bool (b, "preparing_for_shutdown", vmd_logind_monitor_get_preparing_for_shutdown (p->logind));
+  emit (b);
 }
 
 static void
@@ -244,6 +269,8 @@ main (int argc, char **argv)
   g_signal_connect (p.logind, "prepare-for-shutdown", G_CALLBACK (on_prepare_for_shutdown), &p);
   g_signal_connect (p.inhibitor, "sleeping", G_CALLBACK (on_sleeping), &p);
   g_signal_connect (p.inhibitor, "resuming", G_CALLBACK (on_resuming), &p);
+  g_signal_connect (p.inhibitor, "shutting-down", G_CALLBACK (on_shutting_down), &p);
+  g_signal_connect (p.inhibitor, "shutdown-cancelled", G_CALLBACK (on_shutdown_cancelled), &p);
   g_signal_connect (p.inhibitor, "notify::held", G_CALLBACK (on_held), &p);
 
   stdin_stream = g_unix_input_stream_new (0, FALSE);

@@ -1,5 +1,6 @@
 /* The sleep plan with fake VM operations: everything at once, deadlines and fallbacks,
- * the journal across a "restart", VMs paused by their users, the critical battery. */
+ * the journal across a "restart", VMs paused by their users, the critical battery, the
+ * host's shutdown. */
 #include "vmd-power-private.h"
 
 #include <glib/gstdio.h>
@@ -102,6 +103,7 @@ FAKE_OP (resume, VMD_POWER_ACTION_RESUME)
 FAKE_OP (wakeup, VMD_POWER_ACTION_WAKEUP)
 FAKE_OP (start, VMD_POWER_ACTION_START)
 FAKE_OP (set_time, VMD_POWER_ACTION_SET_TIME)
+FAKE_OP (shutdown, VMD_POWER_ACTION_SHUTDOWN)
 
 static const VmdSleepOps fake_ops = {
   .suspend = fake_suspend,
@@ -112,6 +114,7 @@ static const VmdSleepOps fake_ops = {
   .wakeup = fake_wakeup,
   .start = fake_start,
   .set_time = fake_set_time,
+  .shutdown = fake_shutdown,
 };
 
 static Fake *
@@ -185,6 +188,8 @@ on_finished (GObject *source, GAsyncResult *res, gpointer data)
 
   if (g_async_result_is_tagged (res, vmd_sleep_plan_prepare_async))
     r->outcomes = vmd_sleep_plan_prepare_finish (plan, res, &r->error);
+  else if (g_async_result_is_tagged (res, vmd_sleep_plan_shutdown_async))
+    r->outcomes = vmd_sleep_plan_shutdown_finish (plan, res, &r->error);
   else if (g_async_result_is_tagged (res, vmd_sleep_plan_wake_async))
     r->outcomes = vmd_sleep_plan_wake_finish (plan, res, &r->error);
   else
@@ -244,6 +249,16 @@ vm (const char *name, VmdHostSleepAction action, gboolean hostdev, gboolean agen
   };
 }
 
+/* A running VM as a host shutdown sees it; its sleep setting must not matter. */
+static VmdSleepVm
+vm_off (const char *name, VmdHostShutdownAction action, gboolean hostdev)
+{
+  return (VmdSleepVm) {
+    .name = name, .instance = 7, .state = VMD_VM_RUNNING, .on_host_sleep = VMD_HOST_SLEEP_NONE,
+    .on_host_shutdown = action, .has_hostdev = hostdev, .has_agent = TRUE,
+  };
+}
+
 typedef struct {
   char         *dir;
   Fake         *fake;
@@ -292,6 +307,25 @@ prepare (Fixture *f, const VmdSleepVm *vms, guint n, guint64 delay_max_us, Resul
   vmd_sleep_plan_prepare_async (f->plan, vms, n, delay_max_us, on_finished, r);
   wait_for (r);
   g_assert_no_error (r->error);
+}
+
+static void
+shut_down (Fixture *f, const VmdSleepVm *vms, guint n, gint64 budget_us, Result *r)
+{
+  vmd_sleep_plan_shutdown_async (f->plan, vms, n, budget_us, on_finished, r);
+  wait_for (r);
+  g_assert_no_error (r->error);
+}
+
+static const VmdJournalEntry *
+journal_entry (Fixture *f, VmdSleepJournal **journal, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (journal, vmd_sleep_journal_free);
+  *journal = vmd_sleep_journal_load (f->dir, &error);
+  g_assert_no_error (error);
+  return vmd_sleep_journal_lookup (*journal, name);
 }
 
 static void
@@ -868,6 +902,316 @@ test_journal_corrupt (void)
   g_rmdir (dir);
 }
 
+/* ---- host shutdown ---- */
+
+/* Every VM's shutdown or save starts before any of them is done; none is left alone
+ * unless its setting says so; the journal records what was started, written first. */
+static void
+test_shutdown_parallel (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("a", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("b", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("c", VMD_HOST_SHUTDOWN_NONE, FALSE),
+    vm_off ("d", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("e", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+  };
+  g_autoptr(VmdSleepJournal) journal = NULL;
+  const VmdJournalEntry *e;
+  Result r = { 0 };
+  Fixture f;
+  int last_start;
+
+  fixture_init (&f);
+  fake_set (f.fake, "a", VMD_POWER_ACTION_SHUTDOWN, ANSWER_OK, 60);
+  fake_set (f.fake, "b", VMD_POWER_ACTION_SAVE, ANSWER_OK, 40);
+  fake_set (f.fake, "d", VMD_POWER_ACTION_SHUTDOWN, ANSWER_OK_AT_ONCE, 0);
+  fake_set (f.fake, "e", VMD_POWER_ACTION_SAVE, ANSWER_OK, 20);
+  vmd_sleep_plan_shutdown_async (f.plan, vms, G_N_ELEMENTS (vms), 5 * G_USEC_PER_SEC,
+                                 on_finished, &r);
+  /* Write-ahead: on disk before any operation answered. */
+  g_assert_false (r.done);
+  e = journal_entry (&f, &journal, "b");
+  g_assert_nonnull (e);
+  g_assert_cmpint (e->action, ==, VMD_POWER_ACTION_SAVE);
+  g_assert_cmpstr (e->reason, ==, "host-shutdown");
+  g_assert_true (vmd_sleep_plan_is_busy (f.plan));
+  wait_for (&r);
+  g_assert_no_error (r.error);
+  g_assert_false (vmd_sleep_plan_is_busy (f.plan));
+
+  last_start = MAX (MAX (fake_index (f.fake, "start a shutdown"), fake_index (f.fake, "start b save")),
+                    fake_index (f.fake, "start e save"));
+  g_assert_cmpint (last_start, >=, 0);
+  g_assert_cmpint (last_start, <, fake_index (f.fake, "done a shutdown"));
+  g_assert_cmpint (last_start, <, fake_index (f.fake, "done b save"));
+  g_assert_cmpint (last_start, <, fake_index (f.fake, "done e save"));
+  g_assert_cmpuint (r.outcomes->len, ==, 5);
+  assert_outcome (&r, "a", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE, NULL);
+  assert_outcome (&r, "b", VMD_POWER_ACTION_SAVE, VMD_SLEEP_RESULT_DONE, NULL);
+  assert_outcome (&r, "c", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "on-host-shutdown is none: left to libvirt");
+  assert_outcome (&r, "d", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE, NULL);
+  g_assert_cmpint (outcome (&r, "b")->requested, ==, VMD_POWER_ACTION_SAVE);
+  /* Nothing of host sleep is done at a shutdown, whatever on-host-sleep says. */
+  g_assert_false (fake_logged (f.fake, "start c suspend"));
+  g_assert_false (fake_logged (f.fake, "start c pause"));
+  g_assert_cmpuint (f.fake->log->len, ==, 8);   /* 4 starts, 4 answers */
+  g_assert_true (journaled (&f, "a") && journaled (&f, "b") && journaled (&f, "d"));
+  g_assert_false (journaled (&f, "c"));
+  e = journal_entry (&f, &journal, "a");
+  g_assert_cmpint (e->action, ==, VMD_POWER_ACTION_SHUTDOWN);
+  g_assert_cmpint (e->instance, ==, 7);
+  result_clear (&r);
+  fixture_clear (&f);
+}
+
+/* A managed save of a VM with host devices is refused, as for host sleep: it shuts down.
+ * A save that fails falls back to a shutdown while there is time. */
+static void
+test_shutdown_save_refused_with_hostdev (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("gpu", VMD_HOST_SHUTDOWN_SAVE, TRUE),
+    vm_off ("save-fails", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("gpu-none", VMD_HOST_SHUTDOWN_NONE, TRUE),
+  };
+  g_autoptr(VmdSleepJournal) journal = NULL;
+  g_autofree char *report = NULL;
+  Result r = { 0 };
+  Fixture f;
+
+  fixture_init (&f);
+  fake_set (f.fake, "save-fails", VMD_POWER_ACTION_SAVE, ANSWER_ERROR, 5);
+  shut_down (&f, vms, G_N_ELEMENTS (vms), 5 * G_USEC_PER_SEC, &r);
+  assert_outcome (&r, "gpu", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE,
+                  "managed save is refused for VMs with host devices (their device state "
+                  "cannot be saved); shutting the guest down instead");
+  g_assert_cmpint (outcome (&r, "gpu")->requested, ==, VMD_POWER_ACTION_SAVE);
+  g_assert_false (fake_logged (f.fake, "start gpu save"));
+  assert_outcome (&r, "save-fails", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE,
+                  "save failed: fake save failure; shutting the guest down instead");
+  g_assert_cmpint (fake_index (f.fake, "start save-fails shutdown"), >,
+                   fake_index (f.fake, "done save-fails save"));
+  assert_outcome (&r, "gpu-none", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED, "none");
+  report = vmd_sleep_report_to_string (r.outcomes);
+  g_assert_nonnull (strstr (report, "gpu: save -> shutdown (done): managed save is refused"));
+  /* What the journal says is what was finally done: a restart must not look for an image. */
+  g_assert_cmpint (journal_entry (&f, &journal, "gpu")->action, ==, VMD_POWER_ACTION_SHUTDOWN);
+  g_assert_cmpint (journal_entry (&f, &journal, "save-fails")->action, ==,
+                   VMD_POWER_ACTION_SHUTDOWN);
+  result_clear (&r);
+  fixture_clear (&f);
+}
+
+/* Guests that take too long are left to libvirt at the deadline: reported, kept in the
+ * journal for the next start to look at, and never destroyed (the ops have no such
+ * thing). A failed shutdown is reported and left running. */
+static void
+test_shutdown_deadline (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("slow", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("saving", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("broken", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("quick", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+  };
+  Result r = { 0 };
+  Fixture f;
+  gint64 started;
+
+  fixture_init (&f);
+  fake_set (f.fake, "slow", VMD_POWER_ACTION_SHUTDOWN, ANSWER_NEVER, 0);
+  fake_set (f.fake, "saving", VMD_POWER_ACTION_SAVE, ANSWER_NEVER, 0);
+  fake_set (f.fake, "broken", VMD_POWER_ACTION_SHUTDOWN, ANSWER_ERROR, 1);
+  started = g_get_monotonic_time ();
+  shut_down (&f, vms, G_N_ELEMENTS (vms), 300 * MS, &r);
+  /* Not before the deadline: a slow guest is still given all of its time. */
+  g_assert_cmpint (g_get_monotonic_time () - started, >=, 300 * MS);
+  assert_outcome (&r, "slow", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_TIMED_OUT,
+                  "still running after 0.3 s: left to libvirt (vmdesk never destroys a VM)");
+  assert_outcome (&r, "saving", VMD_POWER_ACTION_SAVE, VMD_SLEEP_RESULT_TIMED_OUT,
+                  "save not finished after 0.3 s: left to libvirt");
+  assert_outcome (&r, "broken", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_FAILED,
+                  "shutdown failed: fake shutdown failure; left to libvirt");
+  assert_outcome (&r, "quick", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE, NULL);
+  /* A save that did not answer gets no shutdown on top: the guest's state is in flux. */
+  g_assert_false (fake_logged (f.fake, "start saving shutdown"));
+  g_assert_true (journaled (&f, "slow"));
+  g_assert_true (journaled (&f, "saving"));
+  g_assert_false (journaled (&f, "broken"));   /* it still runs: nothing to bring back */
+  result_clear (&r);
+  fixture_clear (&f);   /* the hung ones answer now: ignored */
+}
+
+/* Paused, in S3, shut off, already saved for the critical battery: only a save keeps a
+ * paused guest's work; the rest is left as it is. */
+static void
+test_shutdown_states (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("paused-save", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("paused-shutdown", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("paused-gpu", VMD_HOST_SHUTDOWN_SAVE, TRUE),
+    vm_off ("s3", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("off", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("critical", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+  };
+  g_autoptr(VmdSleepJournal) journal = NULL;
+  Result r = { 0 };
+  Fixture f;
+
+  vms[0].state = vms[1].state = vms[2].state = VMD_VM_PAUSED;
+  vms[3].state = VMD_VM_PMSUSPENDED;
+  vms[4].state = VMD_VM_SHUTOFF;
+  fixture_init (&f);
+  /* A critical battery saved "critical" before; its entry is not the shutdown's. */
+  vmd_sleep_plan_critical_async (f.plan, &vms[5], 1, 5 * G_USEC_PER_SEC, on_finished, &r);
+  wait_for (&r);
+  result_clear (&r);
+  vms[5].state = VMD_VM_SHUTOFF;
+
+  shut_down (&f, vms, G_N_ELEMENTS (vms), 5 * G_USEC_PER_SEC, &r);
+  assert_outcome (&r, "paused-save", VMD_POWER_ACTION_SAVE, VMD_SLEEP_RESULT_DONE,
+                  "saved paused");
+  assert_outcome (&r, "paused-shutdown", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "paused, so it cannot shut down: left to libvirt");
+  assert_outcome (&r, "paused-gpu", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "paused, so it cannot shut down");
+  assert_outcome (&r, "s3", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED, "in guest S3");
+  assert_outcome (&r, "off", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED, "not running");
+  assert_outcome (&r, "critical", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "already saved for the critical battery");
+  g_assert_true (journal_entry (&f, &journal, "paused-save")->user_paused);
+  g_assert_cmpstr (journal_entry (&f, &journal, "critical")->reason, ==, "critical-battery");
+  g_assert_null (journal_entry (&f, &journal, "paused-shutdown"));
+  g_assert_null (journal_entry (&f, &journal, "s3"));
+  g_assert_cmpuint (f.fake->log->len, ==, 4);   /* critical's save, the paused save */
+  result_clear (&r);
+  fixture_clear (&f);
+}
+
+/* The next daemon start restores exactly the VMs the shutdown saved; the ones that shut
+ * down stay off, and their entries go. */
+static void
+test_shutdown_journal_restores_saved (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("saved", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("saved-paused", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("down", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("gpu", VMD_HOST_SHUTDOWN_SAVE, TRUE),
+    vm_off ("late", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("untouched", VMD_HOST_SHUTDOWN_NONE, FALSE),
+    vm_off ("autostarted", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+  };
+  Result r = { 0 };
+  Fixture f;
+
+  vms[1].state = VMD_VM_PAUSED;
+  fixture_init (&f);
+  fake_set (f.fake, "late", VMD_POWER_ACTION_SHUTDOWN, ANSWER_NEVER, 0);
+  shut_down (&f, vms, G_N_ELEMENTS (vms), 200 * MS, &r);
+  assert_outcome (&r, "late", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_TIMED_OUT, NULL);
+  result_clear (&r);
+
+  /* The host is back up. libvirt killed "late" at its own stop; "untouched" was left to
+   * libvirt too; libvirt autostart restored "autostarted" from its image before vmdesk. */
+  restart (&f);
+  for (guint i = 0; i < G_N_ELEMENTS (vms); i++)
+    {
+      vms[i].state = VMD_VM_SHUTOFF;
+      vms[i].instance = -1;
+      vms[i].has_managed_save = i <= 1;
+    }
+  vms[6].state = VMD_VM_RUNNING;
+  vms[6].instance = 1;
+  wake (&f, vms, G_N_ELEMENTS (vms), 0, &r);
+  g_assert_cmpuint (r.outcomes->len, ==, 6);
+  assert_outcome (&r, "saved", VMD_POWER_ACTION_START, VMD_SLEEP_RESULT_DONE, NULL);
+  assert_outcome (&r, "saved-paused", VMD_POWER_ACTION_START, VMD_SLEEP_RESULT_DONE, NULL);
+  assert_outcome (&r, "down", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "shut down with the host: not started again (libvirt autostart decides)");
+  assert_outcome (&r, "gpu", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "not started again");
+  assert_outcome (&r, "late", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "not started again");
+  assert_outcome (&r, "autostarted", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
+                  "already running");
+  g_assert_true (fake_logged (f.fake, "done saved start"));
+  g_assert_true (fake_logged (f.fake, "done saved set-time"));
+  g_assert_true (fake_logged (f.fake, "done saved-paused start"));
+  /* Restored paused, as its user had it: no clock to set in a paused guest. */
+  g_assert_false (fake_logged (f.fake, "start saved-paused set-time"));
+  g_assert_false (fake_logged (f.fake, "start down start"));
+  g_assert_false (fake_logged (f.fake, "start gpu start"));
+  g_assert_false (fake_logged (f.fake, "start late start"));
+  g_assert_false (fake_logged (f.fake, "start untouched start"));
+  g_assert_false (fake_logged (f.fake, "start autostarted start"));
+  {
+    g_auto(GStrv) left = vmd_sleep_plan_get_journaled (f.plan);
+    g_assert_cmpuint (g_strv_length (left), ==, 0);
+  }
+  result_clear (&r);
+  fixture_clear (&f);
+}
+
+/* One run at a time: a shutdown is refused while another run is under way (the daemon
+ * waits and reads the VMs again). logind cancelling the shutdown brings a wake, which
+ * stops it (no fallback starts) and then restores what it saved. */
+static void
+test_shutdown_busy_and_cancelled (void)
+{
+  VmdSleepVm vms[] = {
+    vm_off ("saved", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("save-fails", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+  };
+  Result prep = { 0 }, busy = { 0 }, down = { 0 }, woke = { 0 };
+  Fixture f;
+
+  fixture_init (&f);
+  vms[0].on_host_sleep = VMD_HOST_SLEEP_PAUSE;
+  fake_set (f.fake, "saved", VMD_POWER_ACTION_PAUSE, ANSWER_OK, 50);
+  vmd_sleep_plan_prepare_async (f.plan, vms, 1, 5 * G_USEC_PER_SEC, on_finished, &prep);
+  vmd_sleep_plan_shutdown_async (f.plan, vms, G_N_ELEMENTS (vms), 5 * G_USEC_PER_SEC,
+                                 on_finished, &busy);
+  wait_for (&busy);
+  g_assert_error (busy.error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_assert_false (fake_logged (f.fake, "start saved save"));
+  wait_for (&prep);
+  vms[0].state = VMD_VM_PAUSED;
+  wake (&f, vms, 1, 0, &woke);
+  result_clear (&woke);
+  vms[0].state = VMD_VM_RUNNING;
+
+  fake_set (f.fake, "saved", VMD_POWER_ACTION_SAVE, ANSWER_OK, 20);
+  fake_set (f.fake, "save-fails", VMD_POWER_ACTION_SAVE, ANSWER_ERROR, 100);
+  vmd_sleep_plan_shutdown_async (f.plan, vms, G_N_ELEMENTS (vms), 5 * G_USEC_PER_SEC,
+                                 on_finished, &down);
+  while (!fake_logged (f.fake, "done saved save"))
+    g_main_context_iteration (NULL, TRUE);
+  vms[0].state = VMD_VM_SHUTOFF;
+  vms[0].instance = -1;
+  vms[0].has_managed_save = TRUE;
+  vmd_sleep_plan_wake_async (f.plan, vms, G_N_ELEMENTS (vms), 0, on_finished, &woke);
+  wait_for (&down);
+  g_assert_false (woke.done);
+  wait_for (&woke);
+  g_assert_no_error (down.error);
+  g_assert_no_error (woke.error);
+  /* The save failed after the cancel: no shutdown on top of it. */
+  assert_outcome (&down, "save-fails", VMD_POWER_ACTION_SAVE, VMD_SLEEP_RESULT_FAILED,
+                  "left to libvirt");
+  g_assert_false (fake_logged (f.fake, "start save-fails shutdown"));
+  assert_outcome (&woke, "saved", VMD_POWER_ACTION_START, VMD_SLEEP_RESULT_DONE, NULL);
+  g_assert_cmpuint (woke.outcomes->len, ==, 1);
+  result_clear (&prep);
+  result_clear (&busy);
+  result_clear (&down);
+  result_clear (&woke);
+  fixture_clear (&f);
+}
+
 static void
 test_lid_rule (void)
 {
@@ -898,6 +1242,12 @@ main (int argc, char **argv)
   g_test_add_func ("/sleep-plan/prepare-after-critical", test_prepare_after_critical);
   g_test_add_func ("/sleep-plan/missing-op", test_missing_op);
   g_test_add_func ("/sleep-plan/journal-corrupt", test_journal_corrupt);
+  g_test_add_func ("/shutdown-plan/parallel", test_shutdown_parallel);
+  g_test_add_func ("/shutdown-plan/save-refused-hostdev", test_shutdown_save_refused_with_hostdev);
+  g_test_add_func ("/shutdown-plan/deadline", test_shutdown_deadline);
+  g_test_add_func ("/shutdown-plan/states", test_shutdown_states);
+  g_test_add_func ("/shutdown-plan/journal-restores-saved", test_shutdown_journal_restores_saved);
+  g_test_add_func ("/shutdown-plan/busy-and-cancelled", test_shutdown_busy_and_cancelled);
   g_test_add_func ("/lid/rule", test_lid_rule);
   return g_test_run ();
 }

@@ -26,7 +26,9 @@ from harness.bus import PrivateSystemBus, UPower  # noqa: E402
 
 BUILD_DIR = os.environ.get("VMDESK_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
 PROBE = os.path.join(BUILD_DIR, "power-bridge", "tests", "power-monitor-probe")
-VMDESK_INHIBITOR = ("sleep", "vmdesk", "Suspending virtual machines", "delay")
+# One delay lock for both: logind holds sleep and power-off alike while it is held.
+VMDESK_INHIBITOR = ("sleep:shutdown", "vmdesk",
+                    "Suspending, saving or shutting down virtual machines", "delay")
 
 
 class Probe:
@@ -266,13 +268,15 @@ class TestLogind(PowerMonitorsCase):
         self.logind.set_lid_closed(False)
         self.probe.next("lid", closed=False, docked=True)
         self.logind.prepare_for_shutdown(True)
-        self.probe.next("prepare-for-shutdown", start=True)
+        self.probe.next("prepare-for-shutdown", start=True, preparing_for_shutdown=True)
 
-    def test_inhibitor_released_after_handles(self):
+    def release_two_handles(self, announce, event):
+        """`announce`(True) from logind: the probe takes two handles inside `event`; the
+        lock stays while one is left and goes with the last."""
         self.probe.next("inhibitor", held=True)
         self.assertEqual(len(self.vmdesk_inhibitors()), 1)
-        self.logind.prepare_for_sleep(True)
-        self.probe.next("sleeping", handles=2, held=True)
+        announce(True)
+        self.probe.next(event, handles=2, held=True)
         self.probe.send("release")
         self.probe.next("released", left=1)
         # One handle left: logind still waits for vmdesk.
@@ -282,11 +286,28 @@ class TestLogind(PowerMonitorsCase):
         self.probe.next("inhibitor", held=False)
         self.logind.wait_inhibitors(lambda l: not any(i[:4] == VMDESK_INHIBITOR for i in l),
                                     what="vmdesk's inhibitor to go")
-        self.logind.prepare_for_sleep(False)
-        self.probe.next("resuming")
+
+    def wait_inhibitor_back(self):
         self.probe.next("inhibitor", held=True)
         self.logind.wait_inhibitors(lambda l: any(i[:4] == VMDESK_INHIBITOR for i in l),
                                     what="vmdesk's inhibitor to be back")
+
+    def test_inhibitor_released_after_handles(self):
+        self.release_two_handles(self.logind.prepare_for_sleep, "sleeping")
+        self.logind.prepare_for_sleep(False)
+        self.probe.next("resuming")
+        self.wait_inhibitor_back()
+
+    def test_shutdown_inhibitor_released_after_handles_and_not_taken_again(self):
+        self.release_two_handles(self.logind.prepare_for_shutdown, "shutting-down")
+        # The power-off goes ahead: a new lock would hold it up again, so none is taken.
+        self.barrier()
+        self.assertEqual(self.probe.count("inhibitor"), 2)
+        self.assertEqual(self.vmdesk_inhibitors(), [])
+        # logind could not start it after all (PrepareForShutdown(false)): back to normal.
+        self.logind.prepare_for_shutdown(False)
+        self.probe.next("shutdown-cancelled", preparing_for_shutdown=False)
+        self.wait_inhibitor_back()
 
     def test_logind_restarts(self):
         self.probe.next("inhibitor", held=True)

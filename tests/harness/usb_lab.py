@@ -9,6 +9,7 @@ the middle.
         key = lab.tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="C0FFEE")
         lab.wait_usb("work", lambda hostdevs, qemu: ...)  # live XML and QEMU, both
         lab.power_off("work")                      # QEMU quits; the daemon sees it stop
+        lab.agent_exec("work", ["/bin/cat", "/tmp/x"])   # with UsbLab(test_agents=True)
 
 One process at a time may open an embedded root (libvirt locks ROOT/run/qemu/driver.pid):
 while vmdeskd runs the test never opens it. It watches the guests through files instead:
@@ -55,6 +56,16 @@ def usb_hostdevs(domain_xml):
     return found
 
 
+def fork_guard():
+    """The build's libvmdesk-umockdev-fork-guard.so (harness/umockdev-fork-guard.c): a
+    child forked under umockdev's preload while another thread is in one of its path
+    wrappers inherits its mutex locked and hangs; the guard holds it across fork()."""
+    path = os.path.join(hdaemon.build_dir(), "tests", "libvmdesk-umockdev-fork-guard.so")
+    if not os.path.exists(path):
+        raise RuntimeError(f"{path} is not built (target vmdesk-umockdev-fork-guard)")
+    return path
+
+
 def parse_info_usb(text):
     """QEMU's HMP `info usb` as dicts: port, speed, product, id (None without one)."""
     return [match.groupdict() for match in map(_INFO_USB.match, text.splitlines()) if match]
@@ -66,10 +77,12 @@ class UsbLab:
     run under umockdev's preload (sysfs.ensure_preloaded())."""
 
     def __init__(self, workdir, guest_dir, domains=("work", "personal"), bus=True,
-                 fast_boot=True, graphics=None, paint=None):
+                 fast_boot=True, graphics=None, paint=None, swap=(), test_agents=False):
         """graphics: every domain's display server ("spice", "vnc"); paint: domain name ->
         ANSI colour of its console, e.g. {"work": 4, "personal": 1} (virt.guest_domain_xml:
-        a painted domain boots the bzImage, fast_boot or not)."""
+        a painted domain boots the bzImage, fast_boot or not). swap: the domains that get a
+        swap disk (swap_disk(name)) and so can hibernate; test_agents: every domain gets a
+        qemu-ga of the test's own (agent_exec), which works while vmdeskd holds the root."""
         # Short: socket paths below it (libvirt's, the QMP sockets) must stay < 108 bytes.
         self.workdir = os.path.abspath(workdir)
         self.guest_dir = guest_dir
@@ -77,6 +90,8 @@ class UsbLab:
         self.fast_boot = fast_boot
         self.graphics = graphics
         self.paint = dict(paint or {})
+        self.swap = tuple(swap)
+        self.test_agents = test_agents
         self.bus = hbus.PrivateSystemBus(os.path.join(self.workdir, "bus")) if bus else None
         self.tb = None
         self.root = None
@@ -92,7 +107,10 @@ class UsbLab:
                 self.define(virt.guest_domain_xml(
                     name, self.guest_dir, self.serial_log(name), umockdev_dir=self.tb.root,
                     fast_boot=self.fast_boot, qmp_socket=self.qmp_socket(name),
-                    graphics=self.graphics, paint=self.paint.get(name)))
+                    graphics=self.graphics, paint=self.paint.get(name),
+                    swap_disk=(virt.swap_disk_file(self.swap_disk(name))
+                               if name in self.swap else None),
+                    test_agent=self.test_agent(name) if self.test_agents else None))
         except BaseException:
             self.close()
             raise
@@ -121,13 +139,21 @@ class UsbLab:
     def qmp_socket(self, name):
         return os.path.join(self.workdir, f"{name}.qmp")
 
+    def test_agent(self, name):
+        return os.path.join(self.workdir, f"{name}.qga")
+
+    def swap_disk(self, name):
+        return os.path.join(self.workdir, f"{name}-swap.raw")
+
     # the daemon
 
     def preload_env(self):
         """What a process needs to see the testbed: LD_PRELOAD and UMOCKDEV_DIR (not
-        ASAN_OPTIONS: Vmdeskd sets its own, with verify_asan_link_order=0)."""
+        ASAN_OPTIONS: Vmdeskd sets its own, with verify_asan_link_order=0). LD_PRELOAD has
+        the build's umockdev fork guard too: vmdeskd's libvirt forks from many threads."""
         env = self.tb.env({})
-        return {key: env[key] for key in ("LD_PRELOAD", "UMOCKDEV_DIR")}
+        return {"LD_PRELOAD": f"{env['LD_PRELOAD']} {fork_guard()}",
+                "UMOCKDEV_DIR": env["UMOCKDEV_DIR"]}
 
     def daemon(self, extra_env=None, bus_address=None):
         """vmdeskd on the embedded root, under the testbed's preload (not started), on the
@@ -202,6 +228,15 @@ class UsbLab:
         self.wait_usb(name, lambda hds, qemu: all(h["alias"] != alias for h in hds)
                       and all(d["id"] != alias for d in qemu), timeout,
                       f"{alias} detached from {name}")
+
+    def agent_exec(self, name, argv, timeout=10):
+        """Run argv in guest `name` through the test's own qemu-ga (UsbLab(test_agents=True)):
+        (exit code, stdout). Works whoever holds the root."""
+        return virt.agent_socket_exec(self.test_agent(name), argv, timeout)
+
+    def wait_agent(self, name, timeout=60):
+        """Wait until guest `name` runs its init's qemu-ga for the test (booted or resumed)."""
+        virt.wait_agent_socket(self.test_agent(name), timeout)
 
     def power_off(self, name):
         """QEMU quits, as when the guest powers off; whoever holds the root sees the domain

@@ -9,6 +9,9 @@ EmbeddedRoot    -- a root for the embedded driver, qemu:///embed?root=DIR, and t
 guest_domain_xml -- the domain of the image built by guest/build-guest-image.
 usb_hostdev_xml -- a <hostdev type='usb'> as a router would attach it.
 qmp_hmp         -- ask QEMU itself through a test-owned QMP socket (qmp_socket=...).
+agent_socket_exec -- run a command in the guest through a qemu-ga of the test's own
+                   (test_agent=...), whoever holds libvirt.
+swap_disk_file  -- the raw file a guest hibernates to (swap_disk=...).
 ensure_libvirt_user, start_event_loop -- what the test process needs to open an embedded
                    root itself (python3-libvirt, libvirt.open(root.uri)).
 
@@ -408,9 +411,22 @@ def guest_image_dir():
     return path
 
 
+SWAP_SERIAL = "vmdesk-swap"   # the guest's init looks for its swap disk by this serial
+TEST_AGENT_PORT = "org.vmdesk.test-agent.0"   # the guest's init runs a second qemu-ga on it
+
+
+def swap_disk_file(path, size_mib=128):
+    """A sparse raw file for guest_domain_xml(swap_disk=...), emptied if it exists: the
+    guest's init makes it swap (mkswap) at its first boot. 128 MiB holds the ~30 MB image
+    of the idle 256 MiB test guest with room to spare, and costs no disk until written."""
+    with open(path, "wb") as f:
+        f.truncate(size_mib << 20)
+    return path
+
+
 def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
                      memory_mib=256, umockdev_dir=None, fast_boot=False, qmp_socket=None,
-                     graphics=None, paint=None):
+                     graphics=None, paint=None, swap_disk=None, test_agent=None):
     """The test guest's domain XML.
 
     fast_boot: boot the ELF vmlinux through PVH, ready in ~4 s instead of ~7 s under TCG;
@@ -431,6 +447,11 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
     painted guest always boots the bzImage, fast_boot or not: under PVH the kernel gets no
     screen_info from a real-mode setup, so it never takes over the VGA text console (the
     screen keeps SeaBIOS's last words, whatever init writes to tty1).
+    swap_disk: a raw file (swap_disk_file()) given to the guest as a virtio disk with serial
+    vmdesk-swap, and S4 enabled: the guest's init resumes from it or swaps on it, so
+    `dompmsuspend --target disk` hibernates the guest and the next start resumes it.
+    test_agent: a socket path for a second qemu-ga, the test's own (agent_socket_exec):
+    usable while another process holds libvirt (an embedded root held by vmdeskd).
     """
     if paint is not None and paint not in range(1, 7):
         raise ValueError(f"paint must be an ANSI colour 1..6, not {paint!r}")
@@ -458,15 +479,24 @@ def guest_domain_xml(name, guest_dir, serial_log, uuid=None, extra_channels=(),
     ET.SubElement(ET.SubElement(dom, "features"), "acpi")  # S3 needs ACPI
     pm = ET.SubElement(dom, "pm")
     ET.SubElement(pm, "suspend-to-mem", enabled="yes")
-    ET.SubElement(pm, "suspend-to-disk", enabled="no")
+    # libvirt refuses guest S4 (PMSuspendForDuration DISK) when this is "no".
+    ET.SubElement(pm, "suspend-to-disk", enabled="yes" if swap_disk else "no")
     ET.SubElement(dom, "on_reboot").text = "destroy"
 
     devices = ET.SubElement(dom, "devices")
     ET.SubElement(devices, "controller", type="usb", model="qemu-xhci")
+    if swap_disk:
+        disk = ET.SubElement(devices, "disk", type="file", device="disk")
+        # unsafe: no flushes; the image only has to outlive QEMU, not the host.
+        ET.SubElement(disk, "driver", name="qemu", type="raw", cache="unsafe")
+        ET.SubElement(disk, "source", file=swap_disk)
+        ET.SubElement(disk, "target", dev="vda", bus="virtio")
+        ET.SubElement(disk, "serial").text = SWAP_SERIAL
     serial = ET.SubElement(devices, "serial", type="file")
     ET.SubElement(serial, "source", path=serial_log)
     ET.SubElement(serial, "target", port="0")
-    for channel in ("org.qemu.guest_agent.0", *extra_channels):
+    test_channels = [(TEST_AGENT_PORT, test_agent)] if test_agent else []
+    for channel in ("org.qemu.guest_agent.0", *extra_channels, *test_channels):
         port, path = (channel, None) if isinstance(channel, str) else channel
         chan = ET.SubElement(devices, "channel", type="unix")
         if path:
@@ -530,6 +560,92 @@ def _qmp_reply(replies, command):
         if "error" in message:
             raise RuntimeError(f"QMP {command!r}: {message['error']}")
     raise ConnectionError(f"QEMU hung up during {command!r}")
+
+
+class _AgentSocket:
+    """One session with a qemu-ga through the host end of its virtio-serial port.
+
+    What the host writes while the guest has the port closed may reach qemu-ga later, so a
+    session may meet answers to an earlier session's requests: guest-sync-delimited (its
+    answer follows a 0xFF byte) with a fresh id skips them."""
+
+    def __init__(self, path, timeout):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.buffer = b""
+        try:
+            self.sock.connect(path)
+            sync_id = int.from_bytes(os.urandom(4), "little") >> 1
+            self._send({"execute": "guest-sync-delimited", "arguments": {"id": sync_id}})
+            while True:
+                self._skip_to_delimiter()
+                if self._reply().get("return") == sync_id:
+                    break
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _send(self, request):
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the guest agent's socket closed")
+        self.buffer += data
+
+    def _skip_to_delimiter(self):
+        while b"\xff" not in self.buffer:
+            self.buffer = b""
+            self._fill()
+        self.buffer = self.buffer[self.buffer.index(b"\xff") + 1:]
+
+    def _reply(self):
+        while b"\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def command(self, execute, **arguments):
+        self._send({"execute": execute, "arguments": arguments})
+        reply = self._reply()
+        if "error" in reply:
+            raise RuntimeError(f"qemu-ga {execute}: {reply['error']}")
+        return reply["return"]
+
+    def close(self):
+        self.sock.close()
+
+
+def agent_socket_exec(path, argv, timeout=10):
+    """guest_exec through the test's own qemu-ga (guest_domain_xml(test_agent=path)):
+    returns (exit code, stdout as str). Raises TimeoutError or ConnectionError while the
+    guest's qemu-ga is not there (QEMU not started, guest still booting or resuming)."""
+    session = _AgentSocket(path, timeout)
+    try:
+        pid = session.command("guest-exec", path=argv[0], arg=list(argv[1:]),
+                              **{"capture-output": True})["pid"]
+
+        def exited():
+            status = session.command("guest-exec-status", pid=pid)
+            return status if status.get("exited") else None
+        status = procs.wait_until(exited, timeout, interval=0.05, what=f"{argv[0]} in the guest")
+    finally:
+        session.close()
+    out = base64.b64decode(status.get("out-data", "")).decode("utf-8", "replace")
+    return status.get("exitcode", -1), out
+
+
+def wait_agent_socket(path, timeout=60):
+    """Wait until the test's own qemu-ga at `path` answers (QEMU listens on the socket as
+    soon as it starts; the agent answers once the guest's init has started it)."""
+    def answers():
+        try:
+            _AgentSocket(path, 1).close()
+            return True
+        except (OSError, ConnectionError):   # socket.timeout is an OSError
+            return False
+    procs.wait_until(answers, timeout, interval=0.2, what=f"the test's guest agent at {path}")
 
 
 def wait_serial_marker(path, marker, timeout=60):

@@ -30,8 +30,9 @@ DELAY_US = 10_000_000
 BUDGET_S = (DELAY_US - max(DELAY_US // 10, 500_000)) / 1e6
 
 
-def settings(on_host_sleep="suspend", power_channel="yes"):
+def settings(on_host_sleep="suspend", power_channel="yes", on_host_shutdown="shutdown"):
     return (f"<settings><on-host-sleep>{on_host_sleep}</on-host-sleep>"
+            f"<on-host-shutdown>{on_host_shutdown}</on-host-shutdown>"
             f"<power-channel>{power_channel}</power-channel></settings>")
 
 
@@ -169,10 +170,13 @@ class PowerBridge(VmdeskCase):
         return [i for i in self.logind.inhibitors() if i[1] == "vmdesk"]
 
     def set_on_host_sleep(self, name, action):
+        self.set_settings(name, on_host_sleep=action)
+
+    def set_settings(self, name, **values):
         """Live and persistent, as `virsh metadata --live --config` does; returns once
         vmdeskd has read it."""
         seen = len(self.client.seen("VMChanged", lambda a: a[0]["name"] == name))
-        self.dom(name).setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, settings(action),
+        self.dom(name).setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, settings(**values),
                                    "vmdesk", SETTINGS_NS,
                                    libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG)
         procs.wait_until(lambda: len(self.client.seen("VMChanged", lambda a: a[0]["name"] == name)) > seen,
@@ -199,6 +203,16 @@ class PowerBridge(VmdeskCase):
                          {"work": "ready", "personal": "ready"})
         self.assertIn("power", self.guest_link("work")["caps"])
         self.client.wait_signal("PowerChanged", lambda a: round(a[0]["percentage"]) == 42)
+        # vmdeskctl shows the same summary: key for key in JSON, readable as text.
+        doc = self.ctl_json("power")
+        self.assertTrue(doc["on-battery"])
+        self.assertEqual(round(doc["percentage"]), 42)
+        self.assertEqual({g["name"]: g["link"] for g in doc["guests"]},
+                         {"work": "ready", "personal": "ready"})
+        text, _ = self.ctl("power")
+        self.assertIn("battery:    42% discharging", text)
+        self.assertIn("AC:         on battery", text)
+        self.assertRegex(text, r"\n  work +ready +[a-z,]*power")
 
         # Plugged in again: the guests follow.
         self.upower.set_on_battery(False)
@@ -251,7 +265,8 @@ class PowerBridge(VmdeskCase):
                 call(*args)
             self.assertEqual(hdaemon.remote_error(refused.exception), f"org.vmdesk.Error.{error}")
         size = os.path.getsize(self.serial("work"))
-        call("work", "power")
+        self.ctl("power", "button", "nosuch", "power", expect=5)
+        self.ctl("power", "button", "work", "power")
         # The agent logs the press once it wrote KEY_POWER down and up to its uinput device.
         def pressed():
             with open(self.serial("work"), "rb") as f:
@@ -353,6 +368,77 @@ class PowerBridge(VmdeskCase):
         self.assertEqual(self.dom("work").state()[0], libvirt.VIR_DOMAIN_RUNNING)
         self.assertEqual(self.dom("personal").state()[0], libvirt.VIR_DOMAIN_PAUSED)
         self.assertFalse(self.power()["quiesced"])
+
+    def give_guest_a_shutdown_command(self, name, seconds):
+        """qemu-ga shuts a guest down with /sbin/shutdown, which a real distribution has
+        and this busybox guest lacks. This one returns at once and powers off `seconds`
+        later, as a guest OS that takes its time to stop its services."""
+        script = f"#!/bin/sh\n(sleep {seconds}; sync; poweroff -f) </dev/null >/dev/null 2>&1 &\n"
+        self.guest(name, "/bin/sh", "-c", f"mkdir -p /sbin && printf '%s' '{script}' "
+                   ">/sbin/shutdown && chmod +x /sbin/shutdown")
+
+    def forget_managed_save(self, name):
+        """A test that failed half-way must not leave a saved VM: the next one boots it."""
+        dom = self.dom(name)
+        if not dom.isActive() and dom.hasManagedSaveImage():
+            dom.managedSaveRemove()
+
+    def test_when_the_host_powers_off_one_shuts_down_one_is_saved_and_restored(self):
+        # The last test (unittest runs them by name): the guest it shuts down is not booted
+        # again for another. personal shuts down (the default); work is managed-saved.
+        self.addCleanup(self.forget_managed_save, "work")
+        self.set_settings("work", on_host_shutdown="save")
+        # Longer than the inhibitor's budget plus the save, during which libvirt answers
+        # no query about work, and vmdeskd's main loop waits for one (measured: ~2.5 s).
+        self.give_guest_a_shutdown_command("personal", 8)
+        # logind's delay for this test: its budget (1.5 s) ends long before personal is down.
+        self.logind.set("InhibitDelayMaxUSec", dbus.UInt64(2_000_000))
+        self.addCleanup(lambda: self.logind.set("InhibitDelayMaxUSec", dbus.UInt64(DELAY_US)))
+        self.addCleanup(lambda: self.logind.set("PreparingForShutdown", dbus.Boolean(False)))
+        self.assertEqual(len(self.vmdesk_inhibitors()), 1)
+
+        began = time.monotonic()
+        self.logind.prepare_for_shutdown(True)
+        self.logind.wait_inhibitors(lambda held: not [i for i in held if i[1] == "vmdesk"],
+                                    timeout=10, what="vmdesk's inhibitor to go")
+        released = time.monotonic() - began
+        # The host's power-off may go ahead while personal is still shutting down ...
+        self.assertNotEqual(self.dom("personal").state()[0], libvirt.VIR_DOMAIN_SHUTOFF,
+                            f"inhibitor released after {released:.2f} s")
+        self.assertIn("host-shutdown: the inhibitor goes after", self.daemon.log())
+        # ... and systemd stops vmdeskd (SIGTERM, before libvirtd): its stop waits for it.
+        code = self.daemon.stop(timeout=60)
+        stopped = time.monotonic() - began
+        self.assertEqual(code, 0, self.daemon.log())
+        self.assertIn("stopping once the VMs' host-shutdown is over", self.daemon.log())
+        self.assertEqual(self.dom("personal").state(),
+                         [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN])
+        self.assertEqual(self.dom("work").state()[0], libvirt.VIR_DOMAIN_SHUTOFF)
+        self.assertTrue(self.dom("work").hasManagedSaveImage())
+        report = {r["vm"]: r for r in self.client.wait_signal(
+            "SleepReport", lambda a: a[0] == "host-shutdown")[0][1]}
+        self.assertEqual((report["personal"]["taken"], report["personal"]["result"]),
+                         ("shutdown", "done"))
+        self.assertEqual((report["work"]["taken"], report["work"]["result"]), ("save", "done"))
+        print(f"\nPrepareForShutdown: inhibitor released after {released * 1000:.0f} ms, "
+              f"vmdeskd stopped after {stopped * 1000:.0f} ms with both VMs off or saved")
+
+        # The host is up again (a fresh logind): the next vmdeskd restores exactly the VM
+        # it saved; the one that shut down stays off.
+        self.logind.set("PreparingForShutdown", dbus.Boolean(False))
+        self.daemon.start(self.client)
+        wake = {r["vm"]: r for r in self.client.wait_signal(
+            "SleepReport", lambda a: a[0] == "wake", timeout=60)[0][1]}
+        self.assertEqual((wake["work"]["taken"], wake["work"]["result"]), ("start", "done"))
+        self.assertEqual((wake["personal"]["requested"], wake["personal"]["result"]),
+                         ("shutdown", "skipped"))
+        self.assertIn("not started again", wake["personal"]["message"])
+        self.assertEqual(self.dom("work").state()[0], libvirt.VIR_DOMAIN_RUNNING)
+        self.assertFalse(self.dom("work").hasManagedSaveImage())
+        self.assertEqual(self.dom("personal").state()[0], libvirt.VIR_DOMAIN_SHUTOFF)
+        self.assertEqual(self.power()["quiesced"], [])
+        self.logind.wait_inhibitors(lambda held: [i for i in held if i[1] == "vmdesk"],
+                                    what="vmdesk's inhibitor to be taken again")
 
     def test_garbage_oversized_lines_and_a_flood(self):
         self.reboot_later("personal")

@@ -6,8 +6,9 @@ embedded driver (opened by vmdeskd, under the same preload) starts real QEMU.
 What can be proved here, and is: StartVM of a VM naming a GPU checks it, binds both of its
 functions to vfio-pci, and puts managed='no' hostdevs into the definition; libvirt accepts
 them as detached (an unmanaged device on its host driver is refused before QEMU) and QEMU
-then fails, because this machine has no /dev/vfio; vmdeskd gives everything back. A
-non-viable group is refused before anything is touched. Recovery at daemon start finishes
+then fails, because this machine has no /dev/vfio; vmdeskd gives everything back before
+StartVM answers, and says so in its error (or that and why it could not, with a retry at
+the next start). A non-viable group is refused before anything is touched. Recovery at daemon start finishes
 an interrupted bind. A VM without devices starts as before. What cannot: a start that
 succeeds with a device passed, so the release on libvirt's stopped event is proved with a
 fake vfio-helper in daemon/tests/test-vfio.c instead.
@@ -19,6 +20,7 @@ sysfs.ensure_preloaded()   # first: umockdev must see this process (the machines
 import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import unittest  # noqa: E402
@@ -152,9 +154,12 @@ class VfioDaemon(unittest.TestCase):
         if name not in self.defined:
             self.defined.append(name)
 
-    def start_daemon(self, m):
-        env = m.env({"VMDESK_KEMU_LOG": self.kemu_log}, bus_address=self.bus.address)
-        keep = ("LD_PRELOAD", "UMOCKDEV_DIR", "VMDESK_MODULES_DIR", "VMDESK_KEMU_LOG")
+    def start_daemon(self, m, kemu=None):
+        """kemu: more of the kernel emulator's controls, e.g. VMDESK_KEMU_FAIL."""
+        env = m.env(dict({"VMDESK_KEMU_LOG": self.kemu_log}, **(kemu or {})),
+                    bus_address=self.bus.address)
+        keep = ("LD_PRELOAD", "UMOCKDEV_DIR", "VMDESK_MODULES_DIR", "VMDESK_KEMU_LOG",
+                *(kemu or {}))
         self.daemon = hdaemon.Vmdeskd(self.workdir, self.bus.address, self.root.uri,
                                       extra_env={k: env[k] for k in keep},
                                       wrap=self.root.command)
@@ -188,6 +193,13 @@ class VfioDaemon(unittest.TestCase):
             return None
         except GLib.Error as e:
             return hdaemon.remote_error(e), e.message
+
+    def ctl(self, *args):
+        """The real vmdeskctl on the test's bus (outside the testbed: it only talks D-Bus)."""
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        env.pop("LD_PRELOAD", None)
+        return subprocess.run([hdaemon.binary("vmdeskctl"), *args], env=env,
+                              capture_output=True, text=True, timeout=180)
 
     def changes(self, state=None):
         return self.client.seen("PassthroughChanged", lambda a: state is None or a[3] == state)
@@ -240,14 +252,16 @@ class VfioDaemon(unittest.TestCase):
         self.assertEqual(pci_hostdevs(self.definition("gpu")), [
             (GPU, "no", "ua-vmdesk-pci-0000-01-00-0"), (AUDIO, "no", "ua-vmdesk-pci-0000-01-00-1")])
 
-        # The failed start gives both back: host drivers, overrides, journal.
-        vm, bdf, functions, _, why = self.wait_change("released", GPU)
-        self.assertEqual((vm, functions, why), ("gpu", [GPU, AUDIO], "the start failed"))
+        # The failed start gave both back before StartVM answered, and the answer says so:
+        # host drivers, overrides and journal are as before, read now, without a wait.
         self.assertEqual(m.state(), self.original)
         self.assertEqual(m.driver(GPU), "nvidia")
         self.assertEqual(m.driver(AUDIO), "snd_hda_intel")
         self.assertEqual(self.journals(), [])
+        self.assertTrue(message.endswith(f"; {GPU} was given back to the host"), message)
         self.assertEqual(self.client.call("ListPassthrough")[0], [])
+        vm, bdf, functions, _, why = self.wait_change("released", GPU)
+        self.assertEqual((vm, functions, why), ("gpu", [GPU, AUDIO], "the start failed"))
         # Kept in the definition: a plain `virsh start` now fails safely (unmanaged device
         # on its host driver) instead of starting without the GPU.
         self.assertEqual(len(pci_hostdevs(self.definition("gpu"))), 2)
@@ -281,6 +295,46 @@ class VfioDaemon(unittest.TestCase):
             ("0000:00:02.0", "yes", "ua-mine"), (GPU, "no", "ua-vmdesk-pci-0000-01-00-0"),
             (AUDIO, "no", "ua-vmdesk-pci-0000-01-00-1")])
         self.assertEqual(m.state(), self.original)
+
+    def test_a_failed_give_back_is_said_kept_and_retried_at_the_next_start(self):
+        m = self.machine(machines.hybrid_laptop)
+        self.define("gpu", passthrough=[GPU])
+        self.reset_state_dir()
+        self.original = m.state()
+        # Writes 1-6 bind GPU and audio; 7 is the give-back's first, unbinding the audio
+        # function from vfio-pci (the undo goes in reverse order): the kernel refuses it.
+        self.start_daemon(m, kemu={"VMDESK_KEMU_FAIL": "7"})
+
+        name, message = self.start_vm("gpu")
+
+        # Said in the error, with the device's state; nothing waited for.
+        self.assertEqual(name, "org.vmdesk.Error.Libvirt", message)
+        self.assertIn(f"; giving {GPU} back failed: release of {GPU} incomplete: {AUDIO}", message)
+        self.assertIn("what it could not undo stays on vfio-pci; vmdeskd retries the give-back "
+                      "at the next StartVM of a VM that names it", message)
+        self.assertEqual(self.writes()[6][2], "injected-error")
+        self.assertEqual((m.driver(GPU), m.driver(AUDIO)), ("nvidia", "vfio-pci"))
+        self.assertEqual(self.journals(), [f"{GPU}.journal"])
+        held = self.client.call("ListPassthrough")[0]
+        self.assertEqual([(h["bdf"], h["vm"], h["state"]) for h in held],
+                         [(GPU, "gpu", "release-failed")])
+        self.assertIn(f"release of {GPU} incomplete", held[0]["error"])
+        r = self.ctl("passthrough", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{GPU}  gpu  release-failed", r.stdout)
+        self.assertIn(f"error: {GPU}: release of {GPU} incomplete", r.stdout)
+
+        # The user runs it again: the give-back is retried first (the kernel lets go now),
+        # then the start goes as before and fails, and everything is back when it returns.
+        r = self.ctl("start", "gpu")
+
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertTrue(r.stderr.endswith(f"; {GPU} was given back to the host\n"), r.stderr)
+        self.assertEqual(m.state(), self.original)
+        self.assertEqual(self.journals(), [])
+        self.assertEqual(self.client.call("ListPassthrough")[0], [])
+        retried = self.wait_change("released", GPU)
+        self.assertEqual(retried[4], "retried before starting VM 'gpu'")
 
     def test_a_non_viable_group_is_refused_before_anything_is_touched(self):
         m = self.machine(machines.shared_group)
@@ -393,6 +447,11 @@ class VfioDaemon(unittest.TestCase):
         self.assertTrue(report["devices"][0]["group_viable"])
         every = json.loads(self.client.call("CheckPassthrough", ([],), "(as)")[0])
         self.assertEqual([d["bdf"] for d in every["devices"]], ["0000:00:02.0", GPU])
+
+        # vmdeskctl passes the daemon's report on unchanged (key order and all: the same JSON).
+        r = self.ctl("passthrough", "check", "--json", "01:00.0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), cli)
 
         plan = json.loads(self.client.call("PlanPassthrough", (GPU, False), "(sb)")[0])
         self.assertEqual(plan, json.loads(m.run("plan", "--json", GPU).stdout))

@@ -400,7 +400,7 @@ test_failure_not_retried_in_a_loop (Fixture *f, gconstpointer data)
   g_autoptr(VmdUsbDeviceInfo) info = NULL;
 
   f->vms->fail_attaches = 1;
-  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
   vmd_usb_router_device_added (f->router, key);
   drain (f);
   g_test_assert_expected_messages ();
@@ -425,7 +425,7 @@ test_old_failure_not_carried_over (Fixture *f, gconstpointer data)
   g_autoptr(VmdUsbDeviceInfo) info = NULL;
 
   f->vms->fail_attaches = 1;
-  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
   vmd_usb_router_device_added (f->router, first);       /* its attach is now in flight */
   vmd_usb_router_device_removed (f->router, first->syspath);
   vmd_usb_router_device_added (f->router, again);

@@ -165,6 +165,94 @@ test_policy_usage_errors (void)
     }
 }
 
+/* `power` is a command and a group: `power button` must not read "button" as an argument. */
+static void
+test_power_commands (void)
+{
+  g_autoptr(VmctlArgs) power = parse ("power", NULL);
+  g_autoptr(VmctlArgs) power_json = parse ("--json", "power", NULL);
+  g_autoptr(VmctlArgs) press = parse ("power", "button", "win 11 \xc3\xbc", "power", NULL);
+  g_autoptr(VmctlArgs) press_sleep = parse ("power", "button", "--json", "--", "-odd", "sleep", NULL);
+  const char *const bad[][5] = {
+    { "power", "extra" },
+    { "power", "--yes" },
+    { "power", "button" },                             /* no VM */
+    { "power", "button", "work" },                     /* no button */
+    { "power", "button", "work", "eject" },            /* not a button */
+    { "power", "button", "work", "Power" },
+    { "power", "button", "work", "power", "sleep" },   /* one press per call */
+    { "power", "button", "a/b", "power" },             /* bad VM name, refused locally */
+    { "power", "button", "work", "power\n" },
+    { "power", "button", "--host", "power" },
+  };
+
+  g_assert_cmpint (power->command, ==, VMCTL_CMD_POWER);
+  g_assert_null (power->vm);
+  g_assert_false (power->json);
+  g_assert_true (power_json->json);
+  g_assert_cmpint (press->command, ==, VMCTL_CMD_POWER_BUTTON);
+  g_assert_cmpstr (press->vm, ==, "win 11 \xc3\xbc");
+  g_assert_cmpstr (press->button, ==, "power");
+  g_assert_cmpstr (press_sleep->vm, ==, "-odd");
+  g_assert_cmpstr (press_sleep->button, ==, "sleep");
+  g_assert_true (press_sleep->json);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_message ("case %u", i);
+      g_assert_null (parse (bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], NULL));
+    }
+  g_assert_nonnull (strstr (vmctl_usage (), "power button VM (power | sleep)"));
+}
+
+/* A word that is a PCI address is one (canonical form); any other must be a VM name. */
+static void
+test_passthrough_commands (void)
+{
+  g_autoptr(VmctlArgs) list = parse ("passthrough", "list", "--json", NULL);
+  g_autoptr(VmctlArgs) all = parse ("passthrough", "check", NULL);
+  g_autoptr(VmctlArgs) mixed = parse ("passthrough", "check", "01:00.0", "gpu", "0000:0A:1f.7",
+                                      "--", "-odd", NULL);
+  g_autoptr(VmctlArgs) plan_vm = parse ("passthrough", "plan", "gpu", NULL);
+  g_autoptr(VmctlArgs) plan_pci = parse ("passthrough", "plan", "--single-gpu", "0000:01:00.0", NULL);
+  g_autoptr(VmctlArgs) start = parse ("start", "win 11", "--json", NULL);
+  const char *const bad[][5] = {
+    { "passthrough" },                                   /* no subcommand */
+    { "passthrough", "bind", "0000:01:00.0" },           /* vmdeskctl changes nothing here */
+    { "passthrough", "list", "gpu" },
+    { "passthrough", "check", "a/b" },                   /* neither a PCI address nor a name */
+    { "passthrough", "check", "ok", "bad\nname" },
+    { "passthrough", "check", "--single-gpu" },
+    { "passthrough", "plan" },                           /* one device or VM */
+    { "passthrough", "plan", "gpu", "0000:01:00.0" },
+    { "passthrough", "plan", "gpu", "--single-gpu" },    /* a VM's settings decide that */
+    { "start" },
+    { "start", "a", "b" },
+    { "start", "--single-gpu", "a" },
+  };
+
+  g_assert_cmpint (list->command, ==, VMCTL_CMD_PASSTHROUGH_LIST);
+  g_assert_true (list->json);
+  g_assert_cmpint (all->command, ==, VMCTL_CMD_PASSTHROUGH_CHECK);
+  g_assert_cmpstrv (all->pci, ((const char *const[]) { NULL }));
+  g_assert_cmpstrv (all->vms, ((const char *const[]) { NULL }));
+  g_assert_cmpstrv (mixed->pci, ((const char *const[]) { "0000:01:00.0", "0000:0a:1f.7", NULL }));
+  g_assert_cmpstrv (mixed->vms, ((const char *const[]) { "gpu", "-odd", NULL }));
+  g_assert_cmpint (plan_vm->command, ==, VMCTL_CMD_PASSTHROUGH_PLAN);
+  g_assert_cmpstr (plan_vm->vm, ==, "gpu");
+  g_assert_false (plan_vm->single_gpu);
+  g_assert_null (plan_pci->vm);
+  g_assert_cmpstrv (plan_pci->pci, ((const char *const[]) { "0000:01:00.0", NULL }));
+  g_assert_true (plan_pci->single_gpu);
+  g_assert_cmpint (start->command, ==, VMCTL_CMD_START);
+  g_assert_cmpstr (start->vm, ==, "win 11");
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_message ("case %u", i);
+      g_assert_null (parse (bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], NULL));
+    }
+  g_assert_nonnull (strstr (vmctl_usage (), "passthrough plan (VM | PCI [--single-gpu])"));
+}
+
 static void
 test_escaped_in_message (void)
 {
@@ -212,6 +300,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vmdeskctl/args/usage-errors", test_usage_errors);
   g_test_add_func ("/vmdeskctl/args/policy-commands", test_policy_commands);
   g_test_add_func ("/vmdeskctl/args/policy-usage-errors", test_policy_usage_errors);
+  g_test_add_func ("/vmdeskctl/args/power-commands", test_power_commands);
+  g_test_add_func ("/vmdeskctl/args/passthrough-commands", test_passthrough_commands);
   g_test_add_func ("/vmdeskctl/args/escaped-in-message", test_escaped_in_message);
   g_test_add_func ("/vmdeskctl/args/answer", test_answer);
   g_test_add_func ("/vmdeskctl/args/diff", test_diff);

@@ -52,8 +52,52 @@ test_vm_json_exact (void)
                    "  \"on_screen\" : true,\n"
                    "  \"role\" : \"office\",\n"
                    "  \"persistent\" : true,\n"
+                   "  \"display\" : null,\n"
+                   "  \"physical_display\" : null,\n"
+                   "  \"passthrough\" : null,\n"
+                   "  \"passthrough_single_gpu\" : null,\n"
                    "  \"settings_warning\" : null\n"
                    "}\n");
+}
+
+/* The switcher's keys and what StartVM passes through, in JSON and in `status VM`. */
+static GVariant *
+gpu_record (const char *const *passthrough)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string ("gpu"));
+  g_variant_builder_add (&b, "{sv}", "display", g_variant_new_string ("spice"));
+  g_variant_builder_add (&b, "{sv}", "physical-display", g_variant_new_boolean (TRUE));
+  g_variant_builder_add (&b, "{sv}", "passthrough", g_variant_new_strv (passthrough, -1));
+  g_variant_builder_add (&b, "{sv}", "passthrough-single-gpu", g_variant_new_boolean (TRUE));
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+static void
+test_vm_display_and_passthrough (void)
+{
+  const char *const bdfs[] = { "0000:01:00.0", "0000:01:00.1", NULL };
+  const char *const hostile[] = { "0000:01:00.0\x1b[2J\n", NULL };
+  g_autoptr(GVariant) vm = gpu_record (bdfs);
+  g_autoptr(GVariant) odd = gpu_record (hostile);
+  g_autoptr(JsonNode) node = vmctl_vm_to_json (vm);
+  JsonObject *obj = json_node_get_object (node);
+  JsonArray *passthrough = json_object_get_array_member (obj, "passthrough");
+  g_autofree char *text = vmctl_vm_details (vm);
+  g_autofree char *odd_text = vmctl_vm_details (odd);
+
+  g_assert_cmpstr (json_object_get_string_member (obj, "display"), ==, "spice");
+  g_assert_true (json_object_get_boolean_member (obj, "physical_display"));
+  g_assert_true (json_object_get_boolean_member (obj, "passthrough_single_gpu"));
+  g_assert_cmpuint (json_array_get_length (passthrough), ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (passthrough, 1), ==, "0000:01:00.1");
+  g_assert_nonnull (strstr (text, "\ndisplay:     spice\n"
+                                  "physical:    yes (on screen, it has the host's own screen and input)\n"
+                                  "passthrough: 0000:01:00.0, 0000:01:00.1 (may take the host's only "
+                                  "display)\n"));
+  g_assert_nonnull (strstr (odd_text, "passthrough: 0000:01:00.0\\x1b[2J\\n (may take"));
 }
 
 static void
@@ -85,7 +129,9 @@ test_vm_json_missing_keys (void)
   g_assert_true (json_object_get_null_member (obj, "uuid"));
   g_assert_true (json_object_get_null_member (obj, "on_screen"));
   g_assert_true (json_object_get_null_member (obj, "persistent"));
-  g_assert_cmpuint (json_object_get_size (obj), ==, 8);
+  g_assert_cmpuint (json_object_get_size (obj), ==, 12);
+  g_assert_true (json_object_get_null_member (obj, "display"));
+  g_assert_true (json_object_get_null_member (obj, "passthrough"));
 }
 
 static void
@@ -231,6 +277,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vmdeskctl/output/vm-json-exact", test_vm_json_exact);
   g_test_add_func ("/vmdeskctl/output/vm-json-hostile", test_vm_json_hostile);
+  g_test_add_func ("/vmdeskctl/output/vm-display-and-passthrough", test_vm_display_and_passthrough);
   g_test_add_func ("/vmdeskctl/output/vm-json-missing-keys", test_vm_json_missing_keys);
   g_test_add_func ("/vmdeskctl/output/escape", test_escape);
   g_test_add_func ("/vmdeskctl/output/table", test_table);

@@ -49,6 +49,11 @@ class NoDaemon(CliTest):
         self.assertEqual(r.stderr, ABSENT)
         self.assertEqual(r.stdout, "")
 
+    def test_power_says_daemon_is_not_running(self):
+        for args in (["power"], ["power", "button", "work", "power"]):
+            r = self.run_ctl(*args)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (3, "", ABSENT), args)
+
     def test_list_json_error_object(self):
         r = self.run_ctl("list", "--json")
         self.assertEqual(r.returncode, 3)
@@ -75,7 +80,8 @@ class NoDaemon(CliTest):
         self.assertEqual(r.stderr.count("\n"), 1)
 
     def test_usage_errors_need_no_bus(self):
-        for args in (["frobnicate"], [], ["switch"], ["status", "a/b"], ["list", "--yes"]):
+        for args in (["frobnicate"], [], ["switch"], ["status", "a/b"], ["list", "--yes"],
+                     ["power", "button", "work", "eject"], ["power", "extra"]):
             r = self.run_ctl(*args)
             self.assertEqual(r.returncode, 2, args)
             self.assertTrue(r.stderr.startswith("vmdeskctl: "), r.stderr)
@@ -87,7 +93,9 @@ class NoDaemon(CliTest):
         self.assertIn("Usage: vmdeskctl", r.stdout)
 
 
-class FakeDaemon(CliTest):
+class WithFakeManager(CliTest):
+    """fake_manager.py owns the name for the class (test_vmdeskctl_passthrough.py too)."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -103,6 +111,8 @@ class FakeDaemon(CliTest):
         cls.fake.stdout.close()
         super().tearDownClass()
 
+
+class FakeDaemon(WithFakeManager):
     def test_list_json_round_trips_hostile_name(self):
         r = self.run_ctl("list", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -165,6 +175,62 @@ class FakeDaemon(CliTest):
         self.assertEqual(json.loads(r.stdout), {"vm": "work", "changed": True, "applied": True,
                                                 "old_xml": "<domain>\n  <name>work</name>\n</domain>\n",
                                                 "new_xml": "<domain>\n  <name>work</name>\n  <pm/>\n</domain>\n"})
+
+    def test_power(self):
+        r = self.run_ctl("power")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertNotIn("\u202e", r.stdout)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[:7], [
+            "battery:    42% discharging, 1 h 05 min to empty",
+            "            BAT0: 42% discharging, 1 h 05 min to empty",
+            "AC:         on battery",
+            "warning:    low",
+            "lid:        closed",
+            "inhibitor:  held",
+            "quiesced:   evil\"name\\nline2 \u00fc \u65e5\u672c \\x1b[2J",
+        ])
+        self.assertEqual(lines[7], "guests:")
+        self.assertEqual(lines[8].split(), ["NAME", "LINK", "CAPS", "LID", "PROBLEM"])
+        self.assertEqual(lines[9].split(), ["work", "ready", "power,lid,button", "closed", "-"])
+        self.assertIn(" waiting ", lines[10])
+        self.assertTrue(lines[10].endswith("malformed line: \\u202edesrever\\x1b]0;x\\x07"),
+                        lines[10])
+        self.assertEqual(len(lines), 11)
+
+    def test_power_json_is_the_summary_key_for_key(self):
+        r = self.run_ctl("power", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["percentage"], 42.0)
+        self.assertEqual(doc["time-to-empty"], 3900)
+        self.assertEqual(doc["quiesced"], ['evil"name\nline2 \u00fc \u65e5\u672c \x1b[2J'])
+        self.assertEqual(doc["guests"][1]["problem"], "malformed line: \u202edesrever\x1b]0;x\x07")
+        self.assertEqual(doc["guests"][0]["caps"], ["power", "lid", "button"])
+        self.assertEqual(doc["batteries"][0]["name"], "BAT0")
+
+    def test_power_button(self):
+        r = self.run_ctl("power", "button", "work", "sleep")
+        self.assertEqual((r.returncode, r.stdout), (0, "work: sleep button pressed\n"), r.stderr)
+        r = self.run_ctl("power", "button", "work", "power", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"vm": "work", "button": "power", "pressed": True})
+        cases = [
+            ("locked", 4, "vmdeskctl: not authorized for org.vmdesk.power\n"),
+            ("nope", 5, "vmdeskctl: no VM named 'nope'\n"),
+            ("off", 6, "vmdeskctl: off has no ready power channel: libvirt is not connected\n"),
+            ("dumb", 1, "vmdeskctl: dumb's guest agent cannot press buttons\n"),
+        ]
+        for vm, code, stderr in cases:
+            r = self.run_ctl("power", "button", vm, "power")
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (code, "", stderr), vm)
+        r = self.run_ctl("power", "button", "off", "power", "--json")
+        self.assertEqual(r.returncode, 6)
+        self.assertEqual(json.loads(r.stdout)["error"]["name"], "org.vmdesk.Error.NotRunning")
+        # Not a button: refused before any call (the fake would have said "pressed").
+        r = self.run_ctl("power", "button", "work", "eject")
+        self.assertEqual((r.returncode, r.stdout), (2, ""))
 
     def test_setup_asks_on_a_terminal(self):
         for answer, code, applied in (("n\n", 1, False), ("yes\n", 0, True)):
