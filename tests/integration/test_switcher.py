@@ -248,8 +248,15 @@ class SwitcherOnStatusNotifier(SwitcherCase):
         self.wait_menu(lambda ls: "vmdesk: the daemon is not running" in ls, "the menu says so")
         self.assertEqual(self.s.desktop.sni_properties(self.menu()[0])["IconName"], "dialog-warning")
         self.assertTrue(self.s.switcher.running())
+        reads = self.s.log().count("vmdeskd read:")
         self.s.start_daemon()
-        items = self.wait_menu(lambda ls: "personal — running" in ls, "the VMs again")
+        procs.wait_until(lambda: self.s.log().count("vmdeskd read:") > reads, 20,
+                         what="the switcher to read the new vmdeskd")
+        # The menu is rebuilt (its ids renumbered) whenever what it shows changes: click
+        # only once all of it is back, the battery too (the new vmdeskd reads UPower after
+        # it starts).
+        items = self.wait_menu(lambda ls: "personal — running" in ls
+                               and "Battery 36 % (discharging)" in ls, "the VMs and battery again")
         self.assertTrue(self.s.switcher.running())
         switch = next(n for n in items if n["label"] == "Switch to personal")
         self.s.desktop.dbusmenu_click(self.menu()[0], switch["id"])
