@@ -32,8 +32,14 @@ announce (VmdUsbWatcher *self, GUdevDevice *device, gint64 uevent_us)
 
   if (present == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
-        g_warning ("USB device %s: %s", g_udev_device_get_sysfs_path (device), error->message);
+      const char *syspath = g_udev_device_get_sysfs_path (device);
+
+      /* Unplugged before its "add" was read: its "remove" follows, and there is nothing
+       * to route. Not a fault of the device or of vmdesk. */
+      if (!g_file_test (syspath, G_FILE_TEST_EXISTS))
+        g_debug ("USB device %s: gone before it could be read (%s)", syspath, error->message);
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+        g_warning ("USB device %s: %s", syspath, error->message);
       return;
     }
   present->uevent_us = uevent_us;

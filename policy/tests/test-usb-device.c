@@ -112,25 +112,13 @@ test_json_errors (void)
 /* ---- sysfs ---- */
 
 static void
-put (const char *dir, const char *name, const void *data, gssize length)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree char *parent = g_path_get_dirname (path);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (parent, 0700), ==, 0);
-  g_file_set_contents (path, data, length, &error);
-  g_assert_no_error (error);
-}
-
-static void
 put_interface (const char *device, const char *name, const char *c, const char *s, const char *p)
 {
   g_autofree char *dir = g_build_filename (device, name, NULL);
 
-  put (dir, "bInterfaceClass", c, -1);
-  put (dir, "bInterfaceSubClass", s, -1);
-  put (dir, "bInterfaceProtocol", p, -1);
+  test_put_file (dir, "bInterfaceClass", c, -1);
+  test_put_file (dir, "bInterfaceSubClass", s, -1);
+  test_put_file (dir, "bInterfaceProtocol", p, -1);
 }
 
 typedef struct {
@@ -154,27 +142,27 @@ sysfs_setup (Sysfs *fx, gconstpointer data)
   fx->usb1 = g_build_filename (fx->root, "devices", "pci0000:00", "usb1", NULL);
   fx->key = g_build_filename (fx->usb1, "1-2", NULL);
 
-  put (fx->usb1, "idVendor", "1d6b\n", -1);
-  put (fx->usb1, "idProduct", "0002\n", -1);
-  put (fx->usb1, "serial", "0000:00:14.0\n", -1);
-  put (fx->usb1, "descriptors", root_hub_descriptors, sizeof root_hub_descriptors);
+  test_put_file (fx->usb1, "idVendor", "1d6b\n", -1);
+  test_put_file (fx->usb1, "idProduct", "0002\n", -1);
+  test_put_file (fx->usb1, "serial", "0000:00:14.0\n", -1);
+  test_put_file (fx->usb1, "descriptors", root_hub_descriptors, sizeof root_hub_descriptors);
 
   /* Binary descriptors that happen to end in '\n' are hashed whole. */
   memcpy (key_descriptors, descriptors, sizeof descriptors);
   key_descriptors[sizeof descriptors] = '\n';
-  put (fx->key, "idVendor", "1050\n", -1);
-  put (fx->key, "idProduct", "0407\n", -1);
-  put (fx->key, "serial", "0001234567\n", -1);
-  put (fx->key, "product", "YubiKey OTP+FIDO+CCID\n", -1);
-  put (fx->key, "manufacturer", "Yubico\n", -1);
-  put (fx->key, "descriptors", key_descriptors, sizeof key_descriptors);
-  put (fx->key, "port/connect_type", "hotplug\n", -1);
+  test_put_file (fx->key, "idVendor", "1050\n", -1);
+  test_put_file (fx->key, "idProduct", "0407\n", -1);
+  test_put_file (fx->key, "serial", "0001234567\n", -1);
+  test_put_file (fx->key, "product", "YubiKey OTP+FIDO+CCID\n", -1);
+  test_put_file (fx->key, "manufacturer", "Yubico\n", -1);
+  test_put_file (fx->key, "descriptors", key_descriptors, sizeof key_descriptors);
+  test_put_file (fx->key, "port/connect_type", "hotplug\n", -1);
   put_interface (fx->key, "1-2:1.10", "ff\n", "00\n", "00\n");
   put_interface (fx->key, "1-2:1.1", "0b\n", "00\n", "00\n");
   put_interface (fx->key, "1-2:1.0", "03\n", "01\n", "01\n");
   put_interface (fx->key, "1-2:1.2", "03\n", "00\n", "00\n");
-  put (fx->key, "power/control", "auto\n", -1);                 /* not interfaces */
-  put (fx->key, "1-2.4/idVendor", "046d\n", -1);
+  test_put_file (fx->key, "power/control", "auto\n", -1);                 /* not interfaces */
+  test_put_file (fx->key, "1-2.4/idVendor", "046d\n", -1);
 
   links = g_build_filename (fx->root, "bus", "usb", "devices", NULL);
   g_assert_cmpint (g_mkdir_with_parents (links, 0700), ==, 0);
@@ -235,9 +223,9 @@ test_sysfs_hostile (Sysfs *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(VmdUsbDevice) d = NULL;
 
-  put (dir, "idVendor", "0781\n", -1);
-  put (dir, "idProduct", "5567\n", -1);
-  put (dir, "product", product, -1);
+  test_put_file (dir, "idVendor", "0781\n", -1);
+  test_put_file (dir, "idProduct", "5567\n", -1);
+  test_put_file (dir, "product", product, -1);
   d = vmd_usb_device_from_sysfs (dir, &error);
   g_assert_no_error (error);
   /* Raw bytes, only sysfs' final newline removed. */
@@ -276,7 +264,7 @@ test_sysfs_errors (Sysfs *fx, gconstpointer data)
       g_autoptr(GError) error = NULL;
       g_autoptr(VmdUsbDevice) d = NULL;
 
-      put (dir, steps[i].file, steps[i].content, -1);
+      test_put_file (dir, steps[i].file, steps[i].content, -1);
       d = vmd_usb_device_from_sysfs (dir, &error);
       if (steps[i].says == NULL)
         {
@@ -305,9 +293,9 @@ test_sysfs_long_attributes (Sysfs *fx, gconstpointer data)
       g_autoptr(GError) error = NULL;
       g_autoptr(VmdUsbDevice) d = NULL;
 
-      put (dir, "idVendor", "0781\n", -1);
-      put (dir, "idProduct", "5567\n", -1);
-      put (dir, "product", with_newline, -1);
+      test_put_file (dir, "idVendor", "0781\n", -1);
+      test_put_file (dir, "idProduct", "5567\n", -1);
+      test_put_file (dir, "product", with_newline, -1);
       d = vmd_usb_device_from_sysfs (dir, &error);
       g_assert_no_error (error);
       g_assert_cmpstr (d->name, ==, product);

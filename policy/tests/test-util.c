@@ -58,3 +58,15 @@ test_remove_tree (const char *path)
   else
     g_unlink (path);
 }
+
+void
+test_put_file (const char *dir, const char *name, const void *data, gssize length)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0700), ==, 0);
+  g_file_set_contents (path, data, length, &error);
+  g_assert_no_error (error);
+}

@@ -14,3 +14,7 @@ gboolean test_rule_matches (const char *rule, const VmdUsbDevice *device,
 
 /* rm -r, without following symbolic links. */
 void test_remove_tree (const char *path);
+
+/* Writes DIR/NAME (`length` -1: a string), making the directories on the way: a fake sysfs
+ * attribute. */
+void test_put_file (const char *dir, const char *name, const void *data, gssize length);

@@ -255,18 +255,53 @@ class UsbRouting(unittest.TestCase):
         self.unplug(dev)
         self.lab.wait_detached("personal", alias("1-9"))
 
+    def test_unplugged_before_read(self):
+        # The device is gone by the time the daemon reads its "add": nothing is routed,
+        # nothing is reported, and the port works for the next plug.
+        os.kill(self.daemon.child.proc.pid, signal.SIGSTOP)
+        try:
+            key = self.plug("1-12", **YUBIKEY)
+            self.unplug(key)
+            marker = self.plug("1-13", **PHONE)
+        finally:
+            os.kill(self.daemon.child.proc.pid, signal.SIGCONT)
+        # uevents are read in order: once the marker is read, so were 1-12's.
+        self.wait_device("1-13")
+        self.assertNotIn("1-12", self.devices())
+        self.assertEqual(self.client.seen("USBDeviceChanged", lambda a: a[0]["id"] == "1-12"), [])
+        self.assertEqual(self.client.seen("USBDeviceRemoved", lambda a: a[0] == "1-12"), [])
+        self.assertNotIn("1-12", "".join(l for l in self.daemon.log().splitlines(True) if "WARNING" in l))
+        key = self.plug("1-12", **YUBIKEY)
+        self.lab.wait_attached("work", alias("1-12"))
+        self.unplug(key)
+        self.unplug(marker)
+        self.assert_nowhere("1-12")
+        self.assert_nowhere("1-13")
+
     def test_storm_ends_consistent(self):
         # 100 plug + 100 unplug of the same port, far faster than libvirt attaches, then
         # one final plug: exactly one hostdev, at the final address, in QEMU too.
         # umockdev aborts when a listener's datagram queue (net.unix.max_dgram_qlen, 10)
         # is full, and one plug+unplug is 6 uevents: so each cycle waits until the daemon
         # has read the unplug, never for an attach.
+        # Each plug is unplugged once the daemon has read it (its record names the plug's
+        # devnum): an unplug before that is test_unplugged_before_read's case.
         removed = lambda: len(self.client.seen("USBDeviceRemoved", lambda a: a[0] == "1-10"))
         before = removed()
+        changed = lambda: len(self.client.seen("USBDeviceChanged", lambda a: a[0]["id"] == "1-10"))
         for i in range(100):
+            seen = changed()
             key = self.plug("1-10", **YUBIKEY)
+            devnum = int(self.lab.tb.read_attr(key, "devnum"))
+            # Devnums wrap: only a record newer than the plug counts.
+            procs.wait_until(lambda: any(a[0]["devnum"] == devnum for a in self.client.seen(
+                "USBDeviceChanged", lambda a: a[0]["id"] == "1-10")[seen:]), 30, what=f"plug {i} read")
             self.unplug(key)
-            procs.wait_until(lambda: removed() >= before + i + 1, 30, what=f"unplug {i} read")
+            try:
+                procs.wait_until(lambda: removed() >= before + i + 1, 30, what=f"unplug {i} read")
+            except TimeoutError as e:
+                raise AssertionError(f"{e}: {self.devices().get('1-10')}\n"
+                                     f"{self.daemon.log()[-6000:]}") from None
         key = self.plug("1-10", **YUBIKEY)
         devnum = int(self.lab.tb.read_attr(key, "devnum"))
         self.lab.wait_usb("work", lambda hds, qemu: [h["device"] for h in hds if h["alias"] == alias("1-10")]

@@ -3,6 +3,8 @@
  * (vmd_usb_present_from_sysfs*) on a fake sysfs tree. */
 #include "vmd-usb-hub-hashes.h"
 
+#include "test-util.h"   /* policy's: fake sysfs files */
+
 #include <glib/gstdio.h>
 
 static const guint8 hub_descriptors[] = { 0x12, 0x01, 0x00, 0x02, 0x09, 0x00, 0x01, 0x40 };
@@ -17,43 +19,29 @@ typedef struct {
 } Tree;
 
 static void
-put (const char *dir, const char *name, const void *data, gssize length)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree char *parent = g_path_get_dirname (path);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_cmpint (g_mkdir_with_parents (parent, 0700), ==, 0);
-  g_file_set_contents (path, data, length, &error);
-  g_assert_no_error (error);
-}
-
-static void
 setup (Tree *t, gconstpointer data)
 {
   t->root = g_dir_make_tmp ("vmdesk-hubs-XXXXXX", NULL);
   t->hub = g_build_filename (t->root, "devices", "pci0000:00", "usb1", NULL);
   t->key = g_build_filename (t->hub, "1-2", NULL);
-  put (t->hub, "idVendor", "1d6b\n", -1);
-  put (t->hub, "idProduct", "0002\n", -1);
-  put (t->hub, "serial", "0000:00:14.0\n", -1);
-  put (t->hub, "bDeviceClass", "09\n", -1);
-  put (t->hub, "descriptors", hub_descriptors, sizeof hub_descriptors);
-  put (t->key, "idVendor", "1050\n", -1);
-  put (t->key, "idProduct", "0407\n", -1);
-  put (t->key, "serial", "0001234567\n", -1);
-  put (t->key, "bDeviceClass", "00\n", -1);
-  put (t->key, "busnum", "1\n", -1);
-  put (t->key, "devnum", "17\n", -1);
-  put (t->key, "descriptors", key_descriptors, sizeof key_descriptors);
+  test_put_file (t->hub, "idVendor", "1d6b\n", -1);
+  test_put_file (t->hub, "idProduct", "0002\n", -1);
+  test_put_file (t->hub, "serial", "0000:00:14.0\n", -1);
+  test_put_file (t->hub, "bDeviceClass", "09\n", -1);
+  test_put_file (t->hub, "descriptors", hub_descriptors, sizeof hub_descriptors);
+  test_put_file (t->key, "idVendor", "1050\n", -1);
+  test_put_file (t->key, "idProduct", "0407\n", -1);
+  test_put_file (t->key, "serial", "0001234567\n", -1);
+  test_put_file (t->key, "bDeviceClass", "00\n", -1);
+  test_put_file (t->key, "busnum", "1\n", -1);
+  test_put_file (t->key, "devnum", "17\n", -1);
+  test_put_file (t->key, "descriptors", key_descriptors, sizeof key_descriptors);
 }
 
 static void
 teardown (Tree *t, gconstpointer data)
 {
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", t->root);
-
-  g_assert_cmpint (system (cmd), ==, 0);
+  test_remove_tree (t->root);
   g_free (t->root);
   g_free (t->hub);
   g_free (t->key);
@@ -78,7 +66,7 @@ test_kept_until_forgotten (Tree *t, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpstr (hash, ==, first);
   /* Another hub at the same place, but no uevent yet: the kept hash stands. */
-  put (t->hub, "serial", "0000:00:14.1\n", -1);
+  test_put_file (t->hub, "serial", "0000:00:14.1\n", -1);
   g_assert_true (vmd_usb_hub_hashes_lookup (hubs, t->hub, &hash, &error));
   g_assert_cmpstr (hash, ==, first);
   /* Its uevent: read again. Another hub's uevent changes nothing. */
@@ -113,7 +101,7 @@ test_no_hash_and_errors (Tree *t, gconstpointer data)
   g_assert_nonnull (error);
   g_clear_error (&error);
   g_assert_cmpint (g_rmdir (descriptors), ==, 0);
-  put (t->hub, "descriptors", hub_descriptors, sizeof hub_descriptors);
+  test_put_file (t->hub, "descriptors", hub_descriptors, sizeof hub_descriptors);
   g_assert_true (vmd_usb_hub_hashes_lookup (hubs, t->hub, &hash, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (hash, ==, expected);
@@ -144,7 +132,7 @@ test_present_cached (Tree *t, gconstpointer data)
   g_assert_cmpstr (cached->device->parent_hash, ==, whole->device->parent_hash);
 
   /* The next device below the same hub: its hash comes from what was kept. */
-  put (t->hub, "serial", "changed without a uevent\n", -1);
+  test_put_file (t->hub, "serial", "changed without a uevent\n", -1);
   again = vmd_usb_present_from_sysfs_cached (t->key, hubs, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (again->device->parent_hash, ==, whole->device->parent_hash);
@@ -165,7 +153,7 @@ test_present_bad_numbers (Tree *t, gconstpointer data)
       g_autoptr(GError) error = NULL;
       g_autoptr(VmdUsbPresent) p = NULL;
 
-      put (t->key, "devnum", bad[i], -1);
+      test_put_file (t->key, "devnum", bad[i], -1);
       p = vmd_usb_present_from_sysfs (t->key, &error);
       g_assert_null (p);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);

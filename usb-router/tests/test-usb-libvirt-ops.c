@@ -9,6 +9,7 @@
 #include <string.h>
 
 typedef struct {
+  virConnectPtr conn;     /* test:///default */
   GPtrArray *results;     /* "n: message" or "n: ok", in the order they came */
   gboolean   starting;    /* inside an ops call: a result now would be re-entrant */
   gboolean   reentrant;
@@ -67,12 +68,40 @@ setup (Fixture *f, gconstpointer data)
 {
   f->results = g_ptr_array_new_with_free_func (g_free);
   f->main_thread = g_thread_self ();
+  f->conn = virConnectOpen ("test:///default");
+  g_assert_nonnull (f->conn);
 }
 
 static void
 teardown (Fixture *f, gconstpointer data)
 {
+  virConnectClose (f->conn);
   g_ptr_array_unref (f->results);
+}
+
+static VmdUsbLibvirtOps *
+connected_ops (Fixture *f)
+{
+  VmdUsbLibvirtOps *ops = vmd_usb_libvirt_ops_new ();
+
+  vmd_usb_libvirt_ops_set_connection (ops, f->conn);
+  return ops;
+}
+
+static gint
+by_number (gconstpointer a, gconstpointer b)
+{
+  guint64 x = g_ascii_strtoull (*(const char *const *) a, NULL, 10);
+  guint64 y = g_ascii_strtoull (*(const char *const *) b, NULL, 10);
+
+  return x < y ? -1 : x > y;
+}
+
+/* Different VMs' workers (and a forgotten VM's old one) finish in any order. */
+static void
+sort_results (Fixture *f)
+{
+  g_ptr_array_sort (f->results, by_number);
 }
 
 static const char *
@@ -95,11 +124,8 @@ test_not_connected (Fixture *f, gconstpointer data)
 static void
 test_in_order_per_vm (Fixture *f, gconstpointer data)
 {
-  g_autoptr(VmdUsbLibvirtOps) ops = vmd_usb_libvirt_ops_new ();
-  virConnectPtr conn = virConnectOpen ("test:///default");
+  g_autoptr(VmdUsbLibvirtOps) ops = connected_ops (f);
 
-  g_assert_nonnull (conn);
-  vmd_usb_libvirt_ops_set_connection (ops, conn);
   for (guint i = 0; i < 20; i++)
     start (f, ops, i % 2 == 0, "test", i);
   g_assert_cmpuint (f->results->len, ==, 0);
@@ -111,20 +137,17 @@ test_in_order_per_vm (Fixture *f, gconstpointer data)
       g_test_message ("%s", result (f, i));
       g_assert_true (g_str_has_prefix (result (f, i), prefix));
     }
-  virConnectClose (conn);
 }
 
 static void
 test_unknown_vm_and_forget (Fixture *f, gconstpointer data)
 {
-  g_autoptr(VmdUsbLibvirtOps) ops = vmd_usb_libvirt_ops_new ();
-  virConnectPtr conn = virConnectOpen ("test:///default");
+  g_autoptr(VmdUsbLibvirtOps) ops = connected_ops (f);
 
-  g_assert_nonnull (conn);
-  vmd_usb_libvirt_ops_set_connection (ops, conn);
   start (f, ops, TRUE, "nope", 0);
   start (f, ops, TRUE, "test", 1);
   wait_results (f, 2);
+  sort_results (f);
   g_assert_true (g_str_has_prefix (result (f, 0), "0: looking up nope: "));
   g_assert_true (g_str_has_prefix (result (f, 1), "1: attaching to test: "));
 
@@ -133,6 +156,7 @@ test_unknown_vm_and_forget (Fixture *f, gconstpointer data)
   vmd_usb_libvirt_ops_forget_vm (ops, "test");
   start (f, ops, FALSE, "test", 3);
   wait_results (f, 4);
+  sort_results (f);
   g_assert_true (g_str_has_prefix (result (f, 2), "2: attaching to test: "));
   g_assert_true (g_str_has_prefix (result (f, 3), "3: detaching from test: "));
 
@@ -141,22 +165,17 @@ test_unknown_vm_and_forget (Fixture *f, gconstpointer data)
   start (f, ops, TRUE, "test", 4);
   wait_results (f, 5);
   g_assert_cmpstr (result (f, 4), ==, "4: libvirt is not connected");
-  virConnectClose (conn);
 }
 
 /* Freeing the ops while operations are queued: they still complete on the main loop. */
 static void
 test_free_with_work_queued (Fixture *f, gconstpointer data)
 {
-  VmdUsbLibvirtOps *ops = vmd_usb_libvirt_ops_new ();
-  virConnectPtr conn = virConnectOpen ("test:///default");
+  VmdUsbLibvirtOps *ops = connected_ops (f);
 
-  g_assert_nonnull (conn);
-  vmd_usb_libvirt_ops_set_connection (ops, conn);
   for (guint i = 0; i < 5; i++)
     start (f, ops, TRUE, "test", i);
   vmd_usb_libvirt_ops_free (ops);
-  virConnectClose (conn);
   wait_results (f, 5);
   for (guint i = 0; i < 5; i++)
     g_assert_true (strstr (result (f, i), "attaching to test: ") != NULL);
