@@ -52,7 +52,7 @@ from harness import daemon as hdaemon    # noqa: E402
 from harness import virt                 # noqa: E402
 import test_vfio_daemon as fixture       # noqa: E402  (its domain, with the settings)
 import vfio_machines as machines         # noqa: E402
-from power_bridge import ms, summary     # noqa: E402  (this folder: the same figures)
+from power_bridge import summary         # noqa: E402  (this folder: the same figures)
 
 LOG_LINE = re.compile(r"(\d\d):(\d\d):(\d\d)\.(\d{3}): (.*)")
 

@@ -206,7 +206,8 @@ check_display (VmdVfioReport *r, const VmdAnalysis *a)
   const char *bdf = fn->bdf;
   const char *single_gpu_fix =
     "make the other GPU the primary display in the firmware setup, or use the single-GPU "
-    "hand-over (vmdesk-vfio bind --single-gpu)";
+    "hand-over (vmdesk-vfio bind --single-gpu; for vmdeskd, the VM's passthrough "
+    "single-gpu=\"yes\")";
 
   if (fn->boot_vga == 1)
     add (r, "boot-vga", VMD_VFIO_WARN, bdf, single_gpu_fix,
@@ -238,7 +239,8 @@ check_display (VmdVfioReport *r, const VmdAnalysis *a)
 
   if (a->only_display)
     add (r, "only-display", VMD_VFIO_WARN, bdf,
-         "use the single-GPU hand-over (bind --single-gpu), or add a second GPU for the host",
+         "use the single-GPU hand-over (bind --single-gpu; for vmdeskd, the VM's passthrough "
+         "single-gpu=\"yes\"), or add a second GPU for the host",
          "the host's only display device: while the VM runs the host has no screen");
 }
 

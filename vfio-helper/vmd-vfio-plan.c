@@ -3,6 +3,9 @@
  * host behind the user's back (docs/vfio.md lists which). */
 #include "vmd-vfio-private.h"
 
+/* Both ways to ask for it: the CLI's and a VM's settings, which vmdeskd reads. */
+#define SINGLE_GPU_HOW "(--single-gpu; for vmdeskd, the VM's passthrough single-gpu=\"yes\")"
+
 static void
 refusal_free (gpointer data)
 {
@@ -108,7 +111,7 @@ judge_display (VmdVfioPlan *plan, GDBusConnection *system_bus)
     {
       if (plan->sessions == NULL)
         refuse (plan, "only-display", TRUE,
-                "enable the single-GPU hand-over (--single-gpu), or --force if no graphical "
+                "enable the single-GPU hand-over " SINGLE_GPU_HOW ", or --force if no graphical "
                 "session runs",
                 "%s is the host's only display device and whether a graphical session runs "
                 "cannot be told (%s)", a->fn->bdf, plan->sessions_error);
@@ -126,7 +129,7 @@ judge_display (VmdVfioPlan *plan, GDBusConnection *system_bus)
           /* Not forceable: unbinding a GPU under a running compositor hangs or kills it. */
           refuse (plan, "only-display", FALSE,
                   "log out of the graphical sessions, or enable the single-GPU hand-over "
-                  "(--single-gpu), which asks logind to end them and gives the display back "
+                  SINGLE_GPU_HOW ", which asks logind to end them and gives the display back "
                   "on release",
                   "%s is the host's only display device and graphical sessions run on it: %s",
                   a->fn->bdf, list);
@@ -141,7 +144,7 @@ judge_display (VmdVfioPlan *plan, GDBusConnection *system_bus)
     {
       g_autofree char *list = vmd_join (a->console, ", ");
       refuse (plan, "host-console", TRUE,
-              "enable the single-GPU hand-over (--single-gpu), which unbinds them and gives "
+              "enable the single-GPU hand-over " SINGLE_GPU_HOW ", which unbinds them and gives "
               "them back on release; or boot with video=efifb:off",
               "%s drives the host console (%s), which keeps part of its memory", a->fn->bdf,
               list);

@@ -4,7 +4,20 @@
 #include "vmdeskctl-commands.h"
 
 #include "vmdeskctl-client.h"
+#include "vmdeskctl-error.h"
 #include "vmdeskctl-output.h"
+
+/* StartVM's Denied is a refused pass-through, which changed nothing: the code `passthrough
+ * check` gives a refusal, so a script can tell it from a start that failed. */
+static int
+start_exit_code (const GError *error)
+{
+  g_autofree char *name = vmctl_error_dbus_name (error);
+
+  if (g_strcmp0 (name, "org.vmdesk.Error.Denied") == 0)
+    return VMCTL_EXIT_PASSTHROUGH_REFUSED;
+  return vmctl_exit_code_for_error (error);
+}
 
 int
 vmctl_cmd_start (const VmctlArgs *args)
@@ -14,7 +27,7 @@ vmctl_cmd_start (const VmctlArgs *args)
 
   if ((bus = vmctl_client_connect (&error)) == NULL
       || !vmctl_client_request (bus, "StartVM", g_variant_new ("(s)", args->vm), &error))
-    return vmctl_report_error (error, args->json);
+    return vmctl_report_error_with_exit (error, args->json, start_exit_code (error));
   if (args->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();

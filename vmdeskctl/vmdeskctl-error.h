@@ -12,7 +12,7 @@
  *   8  VMCTL_EXIT_UNKNOWN_DEVICE   no USB device at that port, no PCI device at that address
  *   9  VMCTL_EXIT_PASSTHROUGH_WARN passthrough check: the worst finding is a warning
  *  10  VMCTL_EXIT_PASSTHROUGH_REFUSED  pass-through would be refused: passthrough check
- *                                  found a failing finding, passthrough plan a refusal
+ *                                  found a failing finding, passthrough plan a refusal, start a refusal
  *
  * docs/vmdeskctl.md carries the same table; keep the two in step. */
 #pragma once

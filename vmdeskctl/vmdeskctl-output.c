@@ -347,6 +347,12 @@ vmctl_status_text (GVariant *properties, guint n_vms)
 JsonNode *
 vmctl_error_to_json (const GError *error)
 {
+  return vmctl_error_to_json_with_exit (error, vmctl_exit_code_for_error (error));
+}
+
+JsonNode *
+vmctl_error_to_json_with_exit (const GError *error, int exit_code)
+{
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree char *name = vmctl_error_dbus_name (error);
   g_autofree char *message = vmctl_error_describe (error);
@@ -357,7 +363,7 @@ vmctl_error_to_json (const GError *error)
   vmctl_json_add_string_or_null (b, "name", name);
   vmctl_json_add_string_or_null (b, "message", message);
   json_builder_set_member_name (b, "exit_code");
-  json_builder_add_int_value (b, vmctl_exit_code_for_error (error));
+  json_builder_add_int_value (b, exit_code);
   json_builder_end_object (b);
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -402,13 +408,19 @@ vmctl_print_json_builder (JsonBuilder *b)
 int
 vmctl_report_error (const GError *error, gboolean json)
 {
+  return vmctl_report_error_with_exit (error, json, vmctl_exit_code_for_error (error));
+}
+
+int
+vmctl_report_error_with_exit (const GError *error, gboolean json, int exit_code)
+{
   g_autofree char *message = vmctl_error_describe (error);
 
   if (json)
     {
-      g_autoptr(JsonNode) node = vmctl_error_to_json (error);
+      g_autoptr(JsonNode) node = vmctl_error_to_json_with_exit (error, exit_code);
       vmctl_print_json (node);
     }
   fprintf (stderr, "vmdeskctl: %s\n", message);
-  return vmctl_exit_code_for_error (error);
+  return exit_code;
 }

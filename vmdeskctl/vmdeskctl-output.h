@@ -61,6 +61,8 @@ char     *vmctl_status_text (GVariant *properties, guint n_vms);
 
 /* {"error": {"name": D-Bus name or null, "message": ..., "exit_code": n}} */
 JsonNode *vmctl_error_to_json (const GError *error);
+/* The same with an exit code the command chose (an error name can mean more than one). */
+JsonNode *vmctl_error_to_json_with_exit (const GError *error, int exit_code);
 
 /* Pretty-printed, with a final newline. */
 char *vmctl_json_to_string (JsonNode *node);
@@ -73,6 +75,7 @@ void  vmctl_json_add_string_or_null (JsonBuilder *b, const char *key, const char
 /* "vmdeskctl: <message>" on stderr, plus the {"error": ...} object on stdout when `json`
  * (stdout then holds exactly that one document). Returns the exit code for `error`. */
 int vmctl_report_error (const GError *error, gboolean json);
+int vmctl_report_error_with_exit (const GError *error, gboolean json, int exit_code);
 
 /* Bytes out as they are (UTF-8), without g_print's conversion to the locale charset:
  * JSON must stay UTF-8 whatever LANG says. */

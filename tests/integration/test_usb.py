@@ -370,8 +370,8 @@ class UsbLifecycle(unittest.TestCase):
         self.start_daemon()
         key = self.lab.tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="K1",
                                          interfaces=[(3, 1, 1)])
-        stick = self.lab.tb.add_usb_device(0x0781, 0x5567, port="1-4", serial="S1",
-                                           interfaces=[(8, 6, 0x50)])
+        self.lab.tb.add_usb_device(0x0781, 0x5567, port="1-4", serial="S1",
+                                   interfaces=[(8, 6, 0x50)])
         # A daemon that just opened the embedded root re-attaches to the running QEMUs in
         # the background; its first attach waits for that (seconds under ASan).
         self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=40)

@@ -104,7 +104,7 @@ class Passthrough(WithFakeManager):
         r = self.run_ctl("start", "gpu")
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.endswith("; 0000:01:00.0 was given back to the host\n"), r.stderr)
-        for vm, code in (("bad", 1), ("nope", 5)):
+        for vm, code in (("bad", 10), ("nope", 5)):
             r = self.run_ctl("start", vm, "--json")
             self.assertEqual(r.returncode, code, vm)
             self.assertEqual(json.loads(r.stdout)["error"]["exit_code"], code)
