@@ -24,6 +24,7 @@ struct _VmdUsbRouter {
   GHashTable         *slots;        /* syspath -> VmdUsbSlot */
   guint               busy;         /* operations under way, slots' and orphans' */
   guint               ask_timeout_ms;
+  guint               retry_delay_ms;
   /* No operation is started before the first reconcile: until libvirt was asked what is
    * attached already, attaching could attach twice. */
   gboolean            synced;
@@ -127,27 +128,39 @@ decide (VmdUsbRouter *self, VmdUsbSlot *slot)
     start_asking (self, slot);
 }
 
-/* ---- asking ---- */
+/* ---- a slot's timers: an open question, a retry due ---- */
 
 typedef struct {
   VmdUsbRouter *self;
   VmdUsbSlot   *slot;
-} AskTimeout;
+} SlotTimer;
+
+static SlotTimer *
+slot_timer_new (VmdUsbRouter *self, VmdUsbSlot *slot)
+{
+  SlotTimer *t = g_new0 (SlotTimer, 1);
+
+  t->self = g_object_ref (self);
+  t->slot = vmd_usb_slot_ref (slot);
+  return t;
+}
 
 static void
-ask_timeout_free (gpointer data)
+slot_timer_free (gpointer data)
 {
-  AskTimeout *t = data;
+  SlotTimer *t = data;
 
   g_object_unref (t->self);
   vmd_usb_slot_unref (t->slot);
   g_free (t);
 }
 
+/* ---- asking ---- */
+
 static gboolean
 on_ask_timeout (gpointer data)
 {
-  AskTimeout *t = data;
+  SlotTimer *t = data;
 
   t->slot->ask_timeout_id = 0;
   t->slot->asking = FALSE;
@@ -170,17 +183,15 @@ static void
 start_asking (VmdUsbRouter *self, VmdUsbSlot *slot)
 {
   g_autoptr(VmdUsbDeviceInfo) info = NULL;
-  AskTimeout *t;
+  SlotTimer *t;
 
   if (slot->decision->candidates == NULL || slot->decision->candidates[0] == NULL)
     return;   /* nobody to ask about: it stays on the host, the reason says so */
   slot->asking = TRUE;
-  t = g_new0 (AskTimeout, 1);
-  t->self = g_object_ref (self);
-  t->slot = vmd_usb_slot_ref (slot);
+  t = slot_timer_new (self, slot);
   /* A timer, but only while a question is open: an unanswered ask must end on the host. */
   slot->ask_timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->ask_timeout_ms, on_ask_timeout,
-                                             t, ask_timeout_free);
+                                             t, slot_timer_free);
   info = vmd_usb_slot_info (slot, self->view, self->view_data);
   g_signal_emit (self, signals[SIGNAL_ASK], 0, info);
 }
@@ -226,6 +237,66 @@ op_free (Op *op)
 }
 
 static gboolean remember (VmdUsbRouter *self, VmdUsbSlot *slot, const char *vm, GError **error);
+
+/* ---- retrying ---- */
+
+/* A failed move is tried again after retry_delay_ms, 4× that, 16× that, then left failed
+ * until something changes. libvirt's USB lookup reads every device in sysfs and fails when
+ * another device is half added or removed meanwhile: such a failure passes. A timer, but
+ * only while a retry is due. */
+#define MAX_RETRIES 3
+#define DEFAULT_RETRY_DELAY_MS 500
+
+static gboolean
+on_retry_due (gpointer data)
+{
+  SlotTimer *t = data;
+  guint retries = t->slot->retries;
+
+  t->slot->retry_id = 0;
+  vmd_usb_slot_clear_failure (t->slot);
+  t->slot->retries = retries;
+  settle (t->self, t->slot);
+  return G_SOURCE_REMOVE;
+}
+
+/* The failed move still has to be made: a detach from the VM the device is still in, or the
+ * attach of the plug that is present (not an older one's). */
+static gboolean
+worth_retrying (const VmdUsbSlot *slot, const Op *op)
+{
+  if (slot->retries >= MAX_RETRIES)
+    return FALSE;
+  if (!op->attach)
+    return g_strcmp0 (slot->vm, op->vm) == 0;
+  return slot->present != NULL && op->hostdev != NULL && slot->present->devnum == op->hostdev->devnum &&
+         slot->present->bus == op->hostdev->bus;
+}
+
+/* Records the failure; schedules a retry when one is worth it. */
+static void
+fail (VmdUsbRouter *self, VmdUsbSlot *slot, const Op *op, const GError *error)
+{
+  const char *id = slot->present ? slot->present->id : slot->syspath;
+
+  g_free (slot->error);
+  slot->error = g_strdup (error->message);
+  g_free (slot->failed_vm);
+  slot->failed_vm = g_strdup (op->vm);
+  slot->failed_devnum = op->hostdev ? op->hostdev->devnum : 0;
+  if (worth_retrying (slot, op))
+    {
+      guint delay = self->retry_delay_ms << (2 * slot->retries);
+
+      g_message ("USB %s: %s; trying again in %u ms", id, error->message, delay);
+      slot->retries++;
+      g_clear_handle_id (&slot->retry_id, g_source_remove);
+      slot->retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, delay, on_retry_due,
+                                           slot_timer_new (self, slot), slot_timer_free);
+    }
+  else
+    g_warning ("USB %s: %s", id, error->message);
+}
 
 static void
 remember_if_sticky (VmdUsbRouter *self, VmdUsbSlot *slot, const char *vm)
@@ -277,14 +348,7 @@ on_op_done (GError *error, gpointer user_data)
       g_clear_pointer (&slot->hostdev, vmd_usb_hostdev_free);
     }
   else
-    {
-      g_warning ("USB %s: %s", slot->present ? slot->present->id : slot->syspath, error->message);
-      g_free (slot->error);
-      slot->error = g_strdup (error->message);
-      g_free (slot->failed_vm);
-      slot->failed_vm = g_strdup (op->vm);
-      slot->failed_devnum = op->hostdev ? op->hostdev->devnum : 0;
-    }
+    fail (self, slot, op, error);
   op_free (op);
   settle (self, slot);
 }
@@ -762,6 +826,12 @@ vmd_usb_router_set_ask_timeout (VmdUsbRouter *self, guint ask_timeout_ms)
   self->ask_timeout_ms = ask_timeout_ms;
 }
 
+void
+vmd_usb_router_set_retry_delay (VmdUsbRouter *self, guint retry_delay_ms)
+{
+  self->retry_delay_ms = retry_delay_ms;
+}
+
 /* ---- object ---- */
 
 VmdUsbRouter *
@@ -784,6 +854,7 @@ vmd_usb_router_init (VmdUsbRouter *self)
 {
   self->slots = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vmd_usb_slot_unref);
   self->ask_timeout_ms = DEFAULT_ASK_TIMEOUT_MS;
+  self->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
 }
 
 static void
@@ -797,7 +868,10 @@ vmd_usb_router_dispose (GObject *object)
     {
       g_hash_table_iter_init (&iter, self->slots);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &slot))
-        stop_asking (slot);
+        {
+          stop_asking (slot);
+          g_clear_handle_id (&slot->retry_id, g_source_remove);
+        }
     }
   G_OBJECT_CLASS (vmd_usb_router_parent_class)->dispose (object);
 }

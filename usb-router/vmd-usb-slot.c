@@ -24,6 +24,7 @@ vmd_usb_slot_unref (VmdUsbSlot *slot)
   if (slot == NULL || !g_atomic_int_dec_and_test (&slot->ref))
     return;
   g_clear_handle_id (&slot->ask_timeout_id, g_source_remove);
+  g_clear_handle_id (&slot->retry_id, g_source_remove);
   g_free (slot->syspath);
   vmd_usb_present_free (slot->present);
   vmd_policy_decision_free (slot->decision);
@@ -80,6 +81,8 @@ vmd_usb_slot_clear_failure (VmdUsbSlot *slot)
   g_clear_pointer (&slot->error, g_free);
   g_clear_pointer (&slot->failed_vm, g_free);
   slot->failed_devnum = 0;
+  slot->retries = 0;
+  g_clear_handle_id (&slot->retry_id, g_source_remove);
 }
 
 static VmdUsbState

@@ -19,10 +19,13 @@ typedef struct {
   char              *vm;
   VmdUsbHostdev     *hostdev;
   gboolean           busy;        /* an operation is under way */
-  /* The last failure; the same move is not retried until something changes. */
+  /* The last failure; the same move is not retried until something changes, or its
+   * retry (a few, spaced out) is due. */
   char              *error;
   char              *failed_vm;
   guint              failed_devnum;
+  guint              retries;     /* retries of this failure so far */
+  guint              retry_id;    /* a retry is due */
 } VmdUsbSlot;
 
 VmdUsbSlot *vmd_usb_slot_new (const char *syspath);
@@ -36,5 +39,6 @@ VmdUsbHostdev *vmd_usb_slot_hostdev (const VmdUsbSlot *slot);
 const char    *vmd_usb_slot_wanted_vm (const VmdUsbSlot *slot, const VmdUsbVmView *view, gpointer view_data);
 /* The VM the slot waits for (it would go there if it ran), or NULL. */
 const char    *vmd_usb_slot_target_vm (const VmdUsbSlot *slot);
+/* Forgets the failure, its retries and a retry that was due. */
 void           vmd_usb_slot_clear_failure (VmdUsbSlot *slot);
 VmdUsbDeviceInfo *vmd_usb_slot_info (const VmdUsbSlot *slot, const VmdUsbVmView *view, gpointer view_data);

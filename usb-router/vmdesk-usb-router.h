@@ -157,11 +157,13 @@ G_DECLARE_FINAL_TYPE (VmdUsbRouter, vmd_usb_router, VMD, USB_ROUTER, GObject)
  *   "device-changed" (const VmdUsbDeviceInfo *)   added, or anything about it changed
  *   "device-removed" (const char *id)
  *   "ask"            (const VmdUsbDeviceInfo *)   the policy asks where it goes
- * An unanswered ask times out after `ask_timeout_ms` and the device stays on the host. */
+ * An unanswered ask times out after `ask_timeout_ms` and the device stays on the host.
+ * A failed attach or detach is tried again after `retry_delay_ms`, 4× and 16× that. */
 VmdUsbRouter *vmd_usb_router_new (VmdPolicy *policy, VmdUsbMemory *memory,
                                   const VmdUsbOps *ops, gpointer ops_data,
                                   const VmdUsbVmView *view, gpointer view_data);
 void          vmd_usb_router_set_ask_timeout (VmdUsbRouter *self, guint ask_timeout_ms);
+void          vmd_usb_router_set_retry_delay (VmdUsbRouter *self, guint retry_delay_ms);
 /* New devices and devices on the host are decided by the new policy; attached ones stay. */
 void          vmd_usb_router_set_policy (VmdUsbRouter *self, VmdPolicy *policy);
 VmdPolicy    *vmd_usb_router_get_policy (VmdUsbRouter *self);

@@ -342,18 +342,25 @@ class UsbLifecycle(unittest.TestCase):
         self.daemon = self.lab.daemon(extra_env={"VMDESK_CONFIG_DIR": self.config})
         self.daemon.start(self.client)
 
+    def wait_usb(self, wait, vm, alias_, **kw):
+        """lab.wait_attached or wait_detached, with the daemon's log when it times out."""
+        try:
+            wait(vm, alias_, **kw)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n{self.daemon.log()[-6000:]}") from None
+
     def test_vm_restart_reattaches(self):
         self.lab.start("work")
         self.start_daemon()
         self.plug_key = self.lab.tb.add_usb_device(0x1050, 0x0407, port="1-2", serial="K1",
                                                    interfaces=[(3, 1, 1)])
-        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=40)
+        self.wait_usb(self.lab.wait_attached, "work", "ua-vmdesk-usb-1-2", timeout=40)
         self.lab.power_off("work")
         self.client.wait_signal("VMStateChanged", lambda a: a[0] == "work" and a[1] == "shutoff")
         record = {d["id"]: d for d in self.client.call("ListUSBDevices")[0]}["1-2"]
         self.assertEqual((record["state"], record["vm"]), ("pending", "work"))
         self.client.call("StartVM", ("work",), "(s)")
-        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=30)
+        self.wait_usb(self.lab.wait_attached, "work", "ua-vmdesk-usb-1-2", timeout=30)
 
     def test_daemon_restart_reconciles_and_users_hostdev_is_untouched(self):
         self.lab.start("work", "personal")
@@ -374,10 +381,10 @@ class UsbLifecycle(unittest.TestCase):
                                    interfaces=[(8, 6, 0x50)])
         # A daemon that just opened the embedded root re-attaches to the running QEMUs in
         # the background; its first attach waits for that (seconds under ASan).
-        self.lab.wait_attached("work", "ua-vmdesk-usb-1-2", timeout=40)
+        self.wait_usb(self.lab.wait_attached, "work", "ua-vmdesk-usb-1-2", timeout=40)
         self.client.wait_signal("USBAsk", lambda a: a[0]["id"] == "1-4")
         self.client.call("AnswerUSBAsk", ("1-4", "personal", False), "(ssb)")
-        self.lab.wait_attached("personal", "ua-vmdesk-usb-1-4")
+        self.wait_usb(self.lab.wait_attached, "personal", "ua-vmdesk-usb-1-4")
 
         # The daemon dies; meanwhile the key is unplugged. At start the new daemon removes
         # the key's hostdev, keeps the stick where it is (the policy would ask again), and
@@ -387,7 +394,7 @@ class UsbLifecycle(unittest.TestCase):
         personal_before = self.lab.hostdevs("personal")
         asks_before = len(self.client.seen("USBAsk"))
         self.start_daemon()
-        self.lab.wait_detached("work", "ua-vmdesk-usb-1-2", timeout=40)
+        self.wait_usb(self.lab.wait_detached, "work", "ua-vmdesk-usb-1-2", timeout=40)
         # A wrong detach or re-attach of the stick would show within this second.
         time.sleep(1)
         self.assertEqual(self.lab.hostdevs("personal"), personal_before)

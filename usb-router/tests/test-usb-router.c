@@ -393,18 +393,64 @@ test_manual_attach_detach_forget (Fixture *f, gconstpointer data)
   }
 }
 
+/* Runs the main loop, timers included, until `attaches` attaches were asked for, then until
+ * every operation is over. */
+static void
+wait_attaches (Fixture *f, guint attaches)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+
+  while (f->vms->attaches < attaches && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  drain (f);
+  g_assert_cmpuint (f->vms->attaches, ==, attaches);
+}
+
+/* A failure that passes (libvirt read a half-written sysfs): the retry attaches it. */
+static void
+test_failure_retried (Fixture *f, gconstpointer data)
+{
+  g_autoptr(VmdUsbPresent) key = yubikey (f, 5);
+  g_autoptr(VmdUsbDeviceInfo) info = NULL;
+
+  vmd_usb_router_set_retry_delay (f->router, 2);
+  f->vms->fail_attaches = 1;
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_MESSAGE,
+                         "USB 1-2: injected attach failure; trying again in 2 ms");
+  vmd_usb_router_device_added (f->router, key);
+  drain (f);
+  info = vmd_usb_router_lookup (f->router, "1-2");
+  g_assert_cmpint (info->state, ==, VMD_USB_STATE_FAILED);
+  g_clear_pointer (&info, vmd_usb_device_info_free);
+  wait_attaches (f, 2);
+  g_test_assert_expected_messages ();
+  info = vmd_usb_router_lookup (f->router, "1-2");
+  g_assert_cmpint (info->state, ==, VMD_USB_STATE_ATTACHED);
+  g_assert_null (info->error);
+  assert_aliases (f, "work", "ua-vmdesk-usb-1-2");
+}
+
+/* A failure that stays: three retries, spaced out, then it is left failed until something
+ * changes. */
 static void
 test_failure_not_retried_in_a_loop (Fixture *f, gconstpointer data)
 {
   g_autoptr(VmdUsbPresent) key = yubikey (f, 5);
   g_autoptr(VmdUsbDeviceInfo) info = NULL;
 
-  f->vms->fail_attaches = 1;
+  vmd_usb_router_set_retry_delay (f->router, 1);
+  f->vms->fail_attaches = 4;
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_MESSAGE, "*; trying again in 1 ms");
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_MESSAGE, "*; trying again in 4 ms");
+  g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_MESSAGE, "*; trying again in 16 ms");
   g_test_expect_message ("vmdesk-usb", G_LOG_LEVEL_WARNING, "USB 1-2: injected attach failure");
   vmd_usb_router_device_added (f->router, key);
-  drain (f);
+  wait_attaches (f, 4);
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (f->vms->attaches, ==, 1);
+  /* Nothing more is due: no timer is left behind. */
+  g_usleep (100 * 1000);
+  drain (f);
+  g_assert_cmpuint (f->vms->attaches, ==, 4);
   info = vmd_usb_router_lookup (f->router, "1-2");
   g_assert_cmpint (info->state, ==, VMD_USB_STATE_FAILED);
   g_assert_cmpstr (info->error, ==, "injected attach failure");
@@ -552,6 +598,7 @@ main (int argc, char **argv)
   ADD ("ask-times-out", test_ask_times_out);
   ADD ("ambiguous-never-remembered", test_ambiguous_never_remembered);
   ADD ("manual-attach-detach-forget", test_manual_attach_detach_forget);
+  ADD ("failure-retried", test_failure_retried);
   ADD ("failure-not-retried-in-a-loop", test_failure_not_retried_in_a_loop);
   ADD ("old-failure-not-carried-over", test_old_failure_not_carried_over);
   ADD ("reconcile", test_reconcile);
