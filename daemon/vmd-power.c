@@ -33,6 +33,7 @@ struct _VmdPower {
   gboolean           recovery_pending;   /* a previous daemon's journal waits for a wake */
   gboolean           critical_saved;     /* a critical run saved VMs: AC back restores them */
   guint              runs;               /* runs reading the VMs or in the plan */
+  GPtrArray         *under_way;          /* those runs (Run *, not owned), shown in GetPower */
   /* The host's power-off, from PrepareForShutdown(true) until its report. It starts only
    * when no other run is under way (`shutdown_waiting` until then), so that it reads the
    * VMs as they are after that run. */
@@ -43,6 +44,16 @@ struct _VmdPower {
 };
 
 G_DEFINE_TYPE (VmdPower, vmd_power, G_TYPE_OBJECT)
+
+/* One run of the plan: who asked, since when, and the inhibitor handle it keeps. */
+struct _Run {
+  VmdPower       *self;
+  const char     *kind;     /* "host-sleep", "host-shutdown", "wake" or "critical-battery" */
+  gint64          began;
+  VmdSleepHandle *handle;   /* host-sleep, -shutdown: released when the plan is done ... */
+  GSource        *release;  /* host-shutdown: ... or at the inhibitor's budget */
+  gboolean        cancelled;   /* host-shutdown: logind could not start it */
+};
 
 /* ---- the summary clients show ---- */
 
@@ -74,6 +85,21 @@ battery_variant (const VmdBattery *b)
   g_variant_builder_add (&d, "{sv}", "time-to-empty", g_variant_new_int64 (b->time_to_empty_s));
   g_variant_builder_add (&d, "{sv}", "time-to-full", g_variant_new_int64 (b->time_to_full_s));
   return g_variant_builder_end (&d);
+}
+
+/* What vmdesk is doing to the VMs for the host's power: the runs under way, in the order they
+ * started, and a host shutdown that waits for them. */
+static GVariant *
+under_way_variant (VmdPower *self)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; i < self->under_way->len; i++)
+    g_variant_builder_add (&b, "s", ((Run *) self->under_way->pdata[i])->kind);
+  if (self->shutdown != NULL && self->shutdown_waiting)
+    g_variant_builder_add (&b, "s", "host-shutdown");
+  return g_variant_builder_end (&b);
 }
 
 static GVariant *
@@ -109,6 +135,7 @@ summary_variant (VmdPower *self)
       journaled[i] = valid;
     }
   g_variant_builder_add (&d, "{sv}", "quiesced", g_variant_new_strv ((const char *const *) journaled, -1));
+  g_variant_builder_add (&d, "{sv}", "under-way", under_way_variant (self));
   g_variant_builder_add (&d, "{sv}", "guests", vmd_power_links_to_variant (self->links));
   return g_variant_builder_end (&d);
 }
@@ -116,6 +143,9 @@ summary_variant (VmdPower *self)
 static void
 emit_changed (VmdPower *self)
 {
+  /* A run may end after dispose (its libvirt calls finish on their own). */
+  if (self->inhibitor == NULL || self->manager == NULL)   /* the first and last dispose clears */
+    return;
   vmd_manager_emit (self->manager, "PowerChanged", g_variant_new_tuple ((GVariant *[]) { summary_variant (self) }, 1));
 }
 
@@ -166,15 +196,6 @@ report (VmdPower *self, const char *kind, GPtrArray *outcomes, gint64 took_us)
                     g_variant_new ("(s@aa{sv}x)", kind, g_variant_builder_end (&b), took_us / 1000));
 }
 
-/* One run of the plan: who asked, since when, and the inhibitor handle it keeps. */
-struct _Run {
-  VmdPower       *self;
-  const char     *kind;     /* "host-sleep", "host-shutdown", "wake" or "critical-battery" */
-  gint64          began;
-  VmdSleepHandle *handle;   /* host-sleep, -shutdown: released when the plan is done ... */
-  GSource        *release;  /* host-shutdown: ... or at the inhibitor's budget */
-  gboolean        cancelled;   /* host-shutdown: logind could not start it */
-};
 
 static Run *
 run_new (VmdPower *self, const char *kind)
@@ -237,7 +258,10 @@ run_done (Run *run, gboolean started)
   gboolean was_shutdown = run == self->shutdown;
 
   if (started)
-    self->runs--;
+    {
+      self->runs--;
+      g_ptr_array_remove (self->under_way, run);
+    }
   if (was_shutdown)
     {
       self->shutdown = NULL;
@@ -247,6 +271,7 @@ run_done (Run *run, gboolean started)
   if (was_shutdown)
     finish_drains (self);
   maybe_start_shutdown (self);
+  emit_changed (self);
 }
 
 static void
@@ -336,6 +361,8 @@ static void
 start_run (VmdPower *self, Run *run)
 {
   self->runs++;
+  g_ptr_array_add (self->under_way, run);
+  emit_changed (self);
   vmd_power_ops_read_vms_async (self->ops, on_vms_read, run);
 }
 
@@ -740,6 +767,7 @@ static void
 vmd_power_finalize (GObject *object)
 {
   g_ptr_array_unref (VMD_POWER (object)->drains);
+  g_ptr_array_unref (VMD_POWER (object)->under_way);
   G_OBJECT_CLASS (vmd_power_parent_class)->finalize (object);
 }
 
@@ -755,4 +783,5 @@ vmd_power_init (VmdPower *self)
 {
   self->shutdown_timeout_us = (gint64) DEFAULT_SHUTDOWN_TIMEOUT_S * G_USEC_PER_SEC;
   self->drains = g_ptr_array_new_with_free_func (g_object_unref);
+  self->under_way = g_ptr_array_new ();
 }

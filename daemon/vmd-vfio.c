@@ -304,8 +304,9 @@ release_done (VmdVfio *self, Job *job)
       for (guint i = 0; i < job->bdfs->len; i++)
         {
           Holding *h = g_hash_table_lookup (self->holdings, job->bdfs->pdata[i]);
+          /* As it was: bound, or a failed give-back still to retry. */
           if (h && h->state == HOLD_RELEASING)
-            h->state = HOLD_BOUND;
+            h->state = h->error ? HOLD_FAILED : HOLD_BOUND;
         }
       log_vm (G_LOG_LEVEL_MESSAGE, job->vm, "VM '%s' runs: its pass-through devices stay bound "
               "until it stops", job->vm);
@@ -411,10 +412,13 @@ retry_failed_releases (VmdVfio *self, const char *name)
   GHashTableIter iter;
   Holding *h;
 
+  /* The VM being started held it: libvirt is asked on the worker whether it runs (the
+   * cached state may not have caught up with how its last start ended). */
+  job->unless_running = TRUE;
   g_hash_table_iter_init (&iter, self->holdings);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
-    if (h->state == HOLD_FAILED && !vm_runs (self, h->vm)
-        && (g_str_equal (h->vm, name) || names_the_device (self, name, h)))
+    if (h->state == HOLD_FAILED
+        && (g_str_equal (h->vm, name) || (names_the_device (self, name, h) && !vm_runs (self, h->vm))))
       {
         h->state = HOLD_RELEASING;
         g_ptr_array_add (job->bdfs, g_strdup (h->bdf));

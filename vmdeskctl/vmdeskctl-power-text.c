@@ -171,6 +171,7 @@ vmctl_power_text (GVariant *power)
   GString *out = g_string_new (NULL);
   g_autofree char *warning = vmctl_record_field (power, "warning-level", "?");
   g_autofree char *quiesced = joined_strings (power, "quiesced", ", ", "none");
+  g_autofree char *under_way = joined_strings (power, "under-way", ", ", "nothing");
   gboolean available = TRUE, critical = FALSE, docked = FALSE;
 
   if (flag (power, "available", &available) && !available)
@@ -188,6 +189,7 @@ vmctl_power_text (GVariant *power)
   g_string_append_printf (out, "inhibitor:  %s\n",
                           flag_word (power, "sleep-inhibitor", "held", "not held"));
   g_string_append_printf (out, "quiesced:   %s\n", quiesced);
+  g_string_append_printf (out, "under way:  %s\n", under_way);
   append_guests (out, power);
   return g_string_free (out, FALSE);
 }

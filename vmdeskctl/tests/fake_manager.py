@@ -45,6 +45,7 @@ POWER = {
     "lid-closed": GLib.Variant("b", True), "docked": GLib.Variant("b", False),
     "sleep-inhibitor": GLib.Variant("b", True),
     "quiesced": GLib.Variant("as", [HOSTILE]),
+    "under-way": GLib.Variant("as", []),
     "guests": GLib.Variant("aa{sv}", [
         {"name": GLib.Variant("s", "work"), "link": GLib.Variant("s", "ready"),
          "caps": GLib.Variant("as", ["power", "lid", "button"]),

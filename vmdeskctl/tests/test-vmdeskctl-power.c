@@ -45,6 +45,7 @@ summary (double percent, gboolean available)
   const char *caps[] = { "power", "lid", "button", NULL };
   const char *none[] = { NULL };
   const char *quiesced[] = { "work", HOSTILE, NULL };
+  const char *under_way[] = { "wake", "host-shutdown", NULL };
   GVariantBuilder d, batteries, guests;
 
   g_variant_builder_init (&batteries, G_VARIANT_TYPE ("aa{sv}"));
@@ -69,6 +70,7 @@ summary (double percent, gboolean available)
   g_variant_builder_add (&d, "{sv}", "docked", g_variant_new_boolean (FALSE));
   g_variant_builder_add (&d, "{sv}", "sleep-inhibitor", g_variant_new_boolean (TRUE));
   g_variant_builder_add (&d, "{sv}", "quiesced", g_variant_new_strv (quiesced, -1));
+  g_variant_builder_add (&d, "{sv}", "under-way", g_variant_new_strv (under_way, -1));
   g_variant_builder_add (&d, "{sv}", "guests", g_variant_builder_end (&guests));
   return g_variant_ref_sink (g_variant_builder_end (&d));
 }
@@ -103,12 +105,13 @@ test_text (void)
   g_assert_cmpstr (lines[6], ==, "inhibitor:  held");
   g_assert_cmpstr (lines[7], ==, "quiesced:   work, "
                    "evil\"name\\nline2 \xc3\xbc \xe6\x97\xa5\xe6\x9c\xac \\x1b[2J\\\\");
-  g_assert_cmpstr (lines[8], ==, "guests:");
-  g_assert_true (g_str_has_prefix (lines[9], "  NAME"));
-  work_row = lines[10];
-  hostile_row = lines[11];
-  g_assert_cmpstr (lines[12], ==, "");   /* one row per guest, however many lines a name has */
-  g_assert_null (lines[13]);
+  g_assert_cmpstr (lines[8], ==, "under way:  wake, host-shutdown");
+  g_assert_cmpstr (lines[9], ==, "guests:");
+  g_assert_true (g_str_has_prefix (lines[10], "  NAME"));
+  work_row = lines[11];
+  hostile_row = lines[12];
+  g_assert_cmpstr (lines[13], ==, "");   /* one row per guest, however many lines a name has */
+  g_assert_null (lines[14]);
   g_assert_true (g_str_has_prefix (work_row, "  work "));
   g_assert_nonnull (strstr (work_row, " ready "));
   g_assert_nonnull (strstr (work_row, " power,lid,button "));
@@ -118,7 +121,7 @@ test_text (void)
   g_assert_nonnull (strstr (hostile_row, " waiting "));
   g_assert_nonnull (strstr (hostile_row, "\\u202edesrever\\r\\x1b]0;title\\x07"));
   /* Columns line up whatever the names hold (the hostile one is wider, CJK counts 2). */
-  g_assert_cmpint (g_utf8_pointer_to_offset (lines[9], strstr (lines[9], "LINK")), ==,
+  g_assert_cmpint (g_utf8_pointer_to_offset (lines[10], strstr (lines[10], "LINK")), ==,
                    g_utf8_pointer_to_offset (work_row, strstr (work_row, "ready")));
 }
 
@@ -143,6 +146,7 @@ test_text_odd_values (void)
                    "lid:        ?\n"
                    "inhibitor:  ?\n"
                    "quiesced:   ?\n"
+                   "under way:  ?\n"
                    "guests:     none with a power channel\n");
   /* Keys of the wrong type count as missing, not as a crash. */
   g_variant_dict_init (&d, NULL);

@@ -182,7 +182,7 @@ class FakeDaemon(WithFakeManager):
         self.assertNotIn("\x1b", r.stdout)
         self.assertNotIn("\u202e", r.stdout)
         lines = r.stdout.splitlines()
-        self.assertEqual(lines[:7], [
+        self.assertEqual(lines[:8], [
             "battery:    42% discharging, 1 h 05 min to empty",
             "            BAT0: 42% discharging, 1 h 05 min to empty",
             "AC:         on battery",
@@ -190,14 +190,15 @@ class FakeDaemon(WithFakeManager):
             "lid:        closed",
             "inhibitor:  held",
             "quiesced:   evil\"name\\nline2 \u00fc \u65e5\u672c \\x1b[2J",
+            "under way:  nothing",
         ])
-        self.assertEqual(lines[7], "guests:")
-        self.assertEqual(lines[8].split(), ["NAME", "LINK", "CAPS", "LID", "PROBLEM"])
-        self.assertEqual(lines[9].split(), ["work", "ready", "power,lid,button", "closed", "-"])
-        self.assertIn(" waiting ", lines[10])
-        self.assertTrue(lines[10].endswith("malformed line: \\u202edesrever\\x1b]0;x\\x07"),
-                        lines[10])
-        self.assertEqual(len(lines), 11)
+        self.assertEqual(lines[8], "guests:")
+        self.assertEqual(lines[9].split(), ["NAME", "LINK", "CAPS", "LID", "PROBLEM"])
+        self.assertEqual(lines[10].split(), ["work", "ready", "power,lid,button", "closed", "-"])
+        self.assertIn(" waiting ", lines[11])
+        self.assertTrue(lines[11].endswith("malformed line: \\u202edesrever\\x1b]0;x\\x07"),
+                        lines[11])
+        self.assertEqual(len(lines), 12)
 
     def test_power_json_is_the_summary_key_for_key(self):
         r = self.run_ctl("power", "--json")
