@@ -25,6 +25,7 @@ typedef struct {
   VmdSleepVm      info;          /* info.name is owned */
   VmdPowerAction  requested;
   VmdPowerAction  action;        /* in flight, or the last one */
+  VmdPowerAction  then;          /* shutdown: after the wakeup of a VM in guest S3 */
   gboolean        user_paused;   /* wake, critical, shutdown: the VM was paused by its user */
   gboolean        journaled_now; /* prepare, critical, shutdown: this run wrote its entry */
   VmdPowerAction  steps[STEPS_MAX];   /* wake: primary action first, then follow-ups */
@@ -508,11 +509,19 @@ plan_shutdown (Task *t)
       note (t, "paused: saved paused, and restored paused");
       return VMD_POWER_ACTION_SAVE;
     }
-  if (t->info.state == VMD_VM_PAUSED || t->info.state == VMD_VM_PMSUSPENDED)
+  if (t->info.state == VMD_VM_PAUSED)
     {
-      note (t, "%s, so it cannot shut down: left to libvirt",
-            t->info.state == VMD_VM_PAUSED ? "paused" : "in guest S3");
+      note (t, "paused, so it cannot shut down: left to libvirt");
       return VMD_POWER_ACTION_NONE;
+    }
+  if (t->info.state == VMD_VM_PMSUSPENDED)
+    {
+      /* A guest in S3 acts on no shutdown request, and its devices' state is not in a
+       * save: it is woken first, then shut down or saved as it asks. */
+      t->then = t->requested == VMD_POWER_ACTION_SAVE && t->info.has_hostdev
+                  ? VMD_POWER_ACTION_SHUTDOWN : t->requested;
+      note (t, "in guest S3: woken first, then %s", vmd_power_action_to_string (t->then));
+      return VMD_POWER_ACTION_WAKEUP;
     }
   if (t->info.state != VMD_VM_RUNNING)
     {
@@ -531,6 +540,17 @@ plan_shutdown (Task *t)
 static void
 shutdown_step_done (Task *t, const GError *error)
 {
+  if (t->action == VMD_POWER_ACTION_WAKEUP)
+    {
+      if (error != NULL)
+        {
+          note (t, "wakeup failed: %s; left to libvirt", error->message);
+          finish_task (t, VMD_SLEEP_RESULT_FAILED);
+        }
+      else
+        start_op (t, t->then, t->run->end_us);
+      return;
+    }
   if (error == NULL)
     {
       finish_task (t, VMD_SLEEP_RESULT_DONE);
@@ -954,8 +974,10 @@ start_quiesce (VmdSleepPlan *self, GTask *gtask)
       first[i] = plan_quiesce (t);
       deadlines[i] = first[i] == VMD_POWER_ACTION_SUSPEND ? run->agent_end_us : run->end_us;
       t->journaled_now = first[i] != VMD_POWER_ACTION_NONE;
+      /* What the VM ends as, not the wakeup on the way to it. */
       if (t->journaled_now)
-        vmd_sleep_journal_put (self->journal, t->info.name, t->info.instance, first[i],
+        vmd_sleep_journal_put (self->journal, t->info.name, t->info.instance,
+                               t->then != VMD_POWER_ACTION_NONE ? t->then : first[i],
                                t->user_paused, reason);
     }
   /* Journaled before anything is done: a crash half-way leaves entries whose VMs a

@@ -1045,7 +1045,8 @@ test_shutdown_deadline (void)
 }
 
 /* Paused, in S3, shut off, already saved for the critical battery: only a save keeps a
- * paused guest's work; the rest is left as it is. */
+ * paused guest's work; a guest in S3 is woken, then shut down or saved (one with host
+ * devices is shut down); the rest is left as it is. */
 static void
 test_shutdown_states (void)
 {
@@ -1056,13 +1057,15 @@ test_shutdown_states (void)
     vm_off ("s3", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
     vm_off ("off", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
     vm_off ("critical", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE),
+    vm_off ("s3-save", VMD_HOST_SHUTDOWN_SAVE, FALSE),
+    vm_off ("s3-gpu", VMD_HOST_SHUTDOWN_SAVE, TRUE),
   };
   g_autoptr(VmdSleepJournal) journal = NULL;
   Result r = { 0 };
   Fixture f;
 
   vms[0].state = vms[1].state = vms[2].state = VMD_VM_PAUSED;
-  vms[3].state = VMD_VM_PMSUSPENDED;
+  vms[3].state = vms[6].state = vms[7].state = VMD_VM_PMSUSPENDED;
   vms[4].state = VMD_VM_SHUTOFF;
   fixture_init (&f);
   /* A critical battery saved "critical" before; its entry is not the shutdown's. */
@@ -1078,15 +1081,29 @@ test_shutdown_states (void)
                   "paused, so it cannot shut down: left to libvirt");
   assert_outcome (&r, "paused-gpu", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
                   "paused, so it cannot shut down");
-  assert_outcome (&r, "s3", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED, "in guest S3");
+  assert_outcome (&r, "s3", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE,
+                  "in guest S3: woken first, then shutdown");
+  assert_outcome (&r, "s3-save", VMD_POWER_ACTION_SAVE, VMD_SLEEP_RESULT_DONE,
+                  "in guest S3: woken first, then save");
+  assert_outcome (&r, "s3-gpu", VMD_POWER_ACTION_SHUTDOWN, VMD_SLEEP_RESULT_DONE,
+                  "in guest S3: woken first, then shutdown");
+  /* Woken before anything else is asked of it. */
+  g_assert_cmpint (fake_index (f.fake, "done s3 wakeup"), <, fake_index (f.fake, "start s3 shutdown"));
+  g_assert_cmpint (fake_index (f.fake, "done s3-save wakeup"), <, fake_index (f.fake, "start s3-save save"));
+  g_assert_cmpint (fake_index (f.fake, "done s3-gpu wakeup"), <, fake_index (f.fake, "start s3-gpu shutdown"));
+  g_assert_cmpint (fake_index (f.fake, "start s3 wakeup"), >=, 0);
   assert_outcome (&r, "off", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED, "not running");
   assert_outcome (&r, "critical", VMD_POWER_ACTION_NONE, VMD_SLEEP_RESULT_SKIPPED,
                   "already saved for the critical battery");
   g_assert_true (journal_entry (&f, &journal, "paused-save")->user_paused);
   g_assert_cmpstr (journal_entry (&f, &journal, "critical")->reason, ==, "critical-battery");
   g_assert_null (journal_entry (&f, &journal, "paused-shutdown"));
-  g_assert_null (journal_entry (&f, &journal, "s3"));
-  g_assert_cmpuint (f.fake->log->len, ==, 4);   /* critical's save, the paused save */
+  /* Journaled as what they end as: the saved one is restored at the next start. */
+  g_assert_cmpint (journal_entry (&f, &journal, "s3")->action, ==, VMD_POWER_ACTION_SHUTDOWN);
+  g_assert_cmpint (journal_entry (&f, &journal, "s3-save")->action, ==, VMD_POWER_ACTION_SAVE);
+  g_assert_cmpint (journal_entry (&f, &journal, "s3-gpu")->action, ==, VMD_POWER_ACTION_SHUTDOWN);
+  /* critical's save, the paused save, and three S3 guests' wakeup and action */
+  g_assert_cmpuint (f.fake->log->len, ==, 4 + 3 * 4);
   result_clear (&r);
   fixture_clear (&f);
 }

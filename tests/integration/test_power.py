@@ -383,20 +383,27 @@ class PowerBridge(VmdeskCase):
         if not dom.isActive() and dom.hasManagedSaveImage():
             dom.managedSaveRemove()
 
-    def test_shutdown_cancelled_brings_the_saved_vm_back(self):
+    def test_shutdown_cancelled_brings_the_saved_vms_back(self):
         # logind could not go on with the shutdown (PrepareForShutdown(false), e.g. an
         # inhibitor in block mode appeared): what vmdesk did is undone as after a resume.
-        # work was saved and runs again; personal ("none") was left alone and still runs.
+        # Both are saved: work as it runs, personal from guest S3 (woken first: a guest in
+        # S3 acts on no request); both run again after the cancel.
         self.addCleanup(self.forget_managed_save, "work")
+        self.addCleanup(self.forget_managed_save, "personal")
         self.set_settings("work", on_host_shutdown="save")
-        self.set_settings("personal", on_host_shutdown="none")
+        self.set_settings("personal", on_host_shutdown="save")
+        self.dom("personal").pMSuspendForDuration(libvirt.VIR_NODE_SUSPEND_TARGET_MEM, 0, 0)
+        procs.wait_until(lambda: self.dom("personal").state()[0] == libvirt.VIR_DOMAIN_PMSUSPENDED,
+                         30, what="personal in guest S3")
         self.addCleanup(lambda: self.logind.set("PreparingForShutdown", dbus.Boolean(False)))
         self.logind.prepare_for_shutdown(True)
         report = {r["vm"]: r for r in self.client.wait_signal(
             "SleepReport", lambda a: a[0] == "host-shutdown", timeout=60)[0][1]}
-        self.assertEqual((report["work"]["taken"], report["work"]["result"]), ("save", "done"))
-        self.assertTrue(self.dom("work").hasManagedSaveImage())
-        self.assertEqual(self.dom("personal").state()[0], libvirt.VIR_DOMAIN_RUNNING)
+        for name in ("work", "personal"):
+            self.assertEqual((report[name]["taken"], report[name]["result"]), ("save", "done"),
+                             report[name])
+            self.assertTrue(self.dom(name).hasManagedSaveImage(), name)
+        self.assertIn("in guest S3: woken first, then save", report["personal"]["message"])
         # Clients saw it under way, and over.
         self.assertTrue(self.client.seen("PowerChanged", lambda a: a[0]["under-way"] == ["host-shutdown"]))
         self.assertEqual(self.power()["under-way"], [])
@@ -404,16 +411,18 @@ class PowerBridge(VmdeskCase):
         self.logind.prepare_for_shutdown(False)
         wake = {r["vm"]: r for r in self.client.wait_signal(
             "SleepReport", lambda a: a[0] == "wake", timeout=60)[0][1]}
-        self.assertEqual((wake["work"]["taken"], wake["work"]["result"]), ("start", "done"))
-        self.assertEqual(self.dom("work").state()[0], libvirt.VIR_DOMAIN_RUNNING)
-        self.assertFalse(self.dom("work").hasManagedSaveImage())
-        self.assertEqual(self.dom("personal").state()[0], libvirt.VIR_DOMAIN_RUNNING)
+        for name in ("work", "personal"):
+            self.assertEqual((wake[name]["taken"], wake[name]["result"]), ("start", "done"),
+                             wake[name])
+            self.assertEqual(self.dom(name).state()[0], libvirt.VIR_DOMAIN_RUNNING, name)
+            self.assertFalse(self.dom(name).hasManagedSaveImage(), name)
         self.assertIn("the host's shutdown was cancelled", self.daemon.log())
         self.assertEqual(self.power()["quiesced"], [])
         self.logind.wait_inhibitors(lambda held: [i for i in held if i[1] == "vmdesk"],
                                     what="vmdesk's inhibitor to be taken again")
-        # The restored guest's power link comes back by itself.
-        self.wait_link("work", "ready", timeout=60)
+        # The restored guests' power links come back by themselves.
+        for name in ("work", "personal"):
+            self.wait_link(name, "ready", timeout=60)
 
     def test_when_the_host_powers_off_one_shuts_down_one_is_saved_and_restored(self):
         # The last test (unittest runs them by name): the guest it shuts down is not booted
