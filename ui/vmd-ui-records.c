@@ -62,6 +62,29 @@ vmd_ui_usb_label (const char *manufacturer, const char *name, const char *vendor
   return vmd_ui_text_bounded (joined, LABEL_MAX_CHARS);
 }
 
+/* What vmdesk is doing to the VMs for the host's power (GetPower's under-way), for people;
+ * NULL when nothing is. The latest run is the one that matters. */
+static const char *
+under_way_text (GVariant *summary)
+{
+  static const struct { const char *kind, *text; } texts[] = {
+    { "host-sleep",       "putting the VMs to sleep" },
+    { "host-shutdown",    "shutting down or saving the VMs for power-off" },
+    { "wake",             "bringing the VMs back" },
+    { "critical-battery", "saving the VMs: battery critical" },
+  };
+  g_autofree const char **kinds = NULL;
+  gsize n = 0;
+
+  if (!g_variant_lookup (summary, "under-way", "^a&s", &kinds) || kinds == NULL)
+    return NULL;
+  n = g_strv_length ((char **) kinds);
+  for (gsize i = 0; n > 0 && i < G_N_ELEMENTS (texts); i++)
+    if (g_str_equal (kinds[n - 1], texts[i].kind))
+      return texts[i].text;
+  return NULL;
+}
+
 char *
 vmd_ui_power_summary (GVariant *summary)
 {
@@ -69,6 +92,8 @@ vmd_ui_power_summary (GVariant *summary)
   double percentage = 0;
   const char *state = "unknown";
   g_autofree char *clean_state = NULL;
+  g_autofree char *battery = NULL;
+  const char *doing;
 
   if (!g_variant_is_of_type (summary, G_VARIANT_TYPE_VARDICT))
     return NULL;
@@ -80,14 +105,20 @@ vmd_ui_power_summary (GVariant *summary)
   g_variant_lookup (summary, "percentage", "d", &percentage);
   g_variant_lookup (summary, "state", "&s", &state);
   if (!present)
-    return g_strdup (on_battery ? "On battery" : "On AC power");
-  if (!(percentage >= 0 && percentage <= 100))
-    percentage = 0;
-  clean_state = vmd_ui_text_bounded (state, 24);
-  for (char *p = clean_state; *p; p++)
-    if (*p == '-')
-      *p = ' ';
-  return g_strdup_printf ("Battery %.0f %% (%s)", percentage, clean_state);
+    battery = g_strdup (on_battery ? "On battery" : "On AC power");
+  else
+    {
+      if (!(percentage >= 0 && percentage <= 100))
+        percentage = 0;
+      clean_state = vmd_ui_text_bounded (state, 24);
+      for (char *p = clean_state; *p; p++)
+        if (*p == '-')
+          *p = ' ';
+      battery = g_strdup_printf ("Battery %.0f %% (%s)", percentage, clean_state);
+    }
+  if ((doing = under_way_text (summary)) == NULL)
+    return g_steal_pointer (&battery);
+  return g_strdup_printf ("%s \u2014 %s", battery, doing);
 }
 
 static char *

@@ -77,6 +77,47 @@ test_power_summary (void)
   g_assert_null (vmd_ui_power_summary (wrong_type));
 }
 
+/* What vmdesk is doing to the VMs follows the battery: the latest run; unknown kinds and a
+ * wrong type say nothing. */
+static void
+test_power_summary_under_way (void)
+{
+  const char *shutdown[] = { "host-shutdown", NULL };
+  const char *two[] = { "critical-battery", "wake", NULL };
+  const char *odd[] = { "\x1b[2Jnonsense", NULL };
+  const char *none[] = { NULL };
+  struct { const char *const *kinds; const char *text; } cases[] = {
+    { shutdown, "Battery 42 % (discharging) \u2014 shutting down or saving the VMs for power-off" },
+    { two, "Battery 42 % (discharging) \u2014 bringing the VMs back" },
+    { odd, "Battery 42 % (discharging)" },
+    { none, "Battery 42 % (discharging)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GVariant) base = power (TRUE, TRUE, TRUE, 42, "discharging");
+      g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (base);
+      g_autoptr(GVariant) summary = NULL;
+      g_autofree char *text = NULL;
+
+      g_variant_dict_insert_value (&dict, "under-way", g_variant_new_strv (cases[i].kinds, -1));
+      summary = g_variant_ref_sink (g_variant_dict_end (&dict));
+      text = vmd_ui_power_summary (summary);
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+  {
+    g_autoptr(GVariant) base = power (TRUE, FALSE, FALSE, 0, "unknown");
+    g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (base);
+    g_autoptr(GVariant) summary = NULL;
+    g_autofree char *text = NULL;
+
+    g_variant_dict_insert (&dict, "under-way", "s", "host-sleep");   /* wrong type */
+    summary = g_variant_ref_sink (g_variant_dict_end (&dict));
+    text = vmd_ui_power_summary (summary);
+    g_assert_cmpstr (text, ==, "On AC power");
+  }
+}
+
 static void
 test_records (void)
 {
@@ -146,6 +187,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ui/records/text-bounded", test_text_bounded);
   g_test_add_func ("/ui/records/usb-label", test_usb_label);
   g_test_add_func ("/ui/records/power-summary", test_power_summary);
+  g_test_add_func ("/ui/records/power-summary-under-way", test_power_summary_under_way);
   g_test_add_func ("/ui/records/records", test_records);
   g_test_add_func ("/ui/records/pixbuf-sizes", test_pixbuf_sizes);
   return g_test_run ();
