@@ -214,7 +214,21 @@ class UsbLab:
             return procs.wait_until(state, timeout, what=what or f"USB state of {name}")
         except TimeoutError as e:
             raise TimeoutError(f"{e}; live XML: {self.hostdevs(name)}; "
-                               f"QEMU: {self.info_usb(name)}") from None
+                               f"QEMU: {self._qemu_state(name)}") from None
+
+    def _qemu_state(self, name):
+        """QEMU's `info usb`, or why not, with the end of QEMU's own log: what a failure
+        report needs when QEMU itself went away."""
+        try:
+            return self.info_usb(name)
+        except Exception as e:  # noqa: BLE001 (any failure to ask is the news here)
+            log = os.path.join(self.root.root, "log", "qemu", f"{name}.log")
+            try:
+                with open(log, errors="replace") as f:
+                    tail = "".join(f.readlines()[-15:])
+            except OSError as err:
+                tail = f"(no log: {err})"
+            return f"not answering ({e}); {log} ends:\n{tail}"
 
     def wait_attached(self, name, alias, timeout=30):
         """Wait until `alias` is in both the live XML and QEMU; returns its hostdev."""
