@@ -216,11 +216,15 @@ vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const VmdVfioOps *op
 }
 
 gboolean
-vmd_vfio_job_vm_active (virConnectPtr conn, const char *name)
+vmd_vfio_job_vm_may_run (virConnectPtr conn, const char *name)
 {
-  g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
+  g_autoptr(virDomain) dom = NULL;
 
-  return dom != NULL && virDomainIsActive (dom) == 1;
+  if (conn == NULL)
+    return TRUE;
+  if ((dom = virDomainLookupByName (conn, name)) == NULL)
+    return virGetLastErrorCode () != VIR_ERR_NO_DOMAIN;
+  return virDomainIsActive (dom) != 0;
 }
 
 GHashTable *

@@ -35,8 +35,10 @@ GPtrArray  *vmd_vfio_job_prepare (virConnectPtr conn, const char *name, const Vm
                                   gpointer ops_data, gboolean *single_gpu, GPtrArray *stuck,
                                   GError **error);
 
-/* Whether libvirt runs domain `name` now (FALSE when it is gone). */
-gboolean    vmd_vfio_job_vm_active (virConnectPtr conn, const char *name);
+/* FALSE only when libvirt says domain `name` does not run now or is gone; TRUE when it runs
+ * or that cannot be told (no connection, an error): a device must not leave a VM that may
+ * be using it. */
+gboolean    vmd_vfio_job_vm_may_run (virConnectPtr conn, const char *name);
 
 /* PCI function -> name of the active domain whose live definition passes it (any hostdev,
  * whoever added it). */

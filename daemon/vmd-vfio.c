@@ -202,19 +202,20 @@ job_take_connection (VmdVfio *self, Job *job)
 
 /* ---- releasing: a failed start, a stop, a VM gone, a retry ---- */
 
+static void hold_again (VmdVfio *self, const char *vm);
+
 static gboolean
-vm_runs (VmdVfio *self, const char *name)
+vm_is_running (VmdVfio *self, const char *name)
 {
   const VmdVm *vm = vmd_libvirt_lookup (self->libvirt, name);
 
-  /* Only shut off means QEMU let go: paused, pmsuspended or crashed QEMUs keep the device. */
-  return vm != NULL && vm->state != VIR_DOMAIN_SHUTOFF;
+  return vm != NULL && vm->state == VIR_DOMAIN_RUNNING;
 }
 
 static void
 release_work (VmdVfio *self, Job *job)
 {
-  if (job->unless_running && job->conn && vmd_vfio_job_vm_active (job->conn, job->vm))
+  if (job->unless_running && vmd_vfio_job_vm_may_run (job->conn, job->vm))
     {
       job->kept = TRUE;
       return;
@@ -274,10 +275,12 @@ answer_undo (VmdVfio *self, Job *job)
       gboolean own = i < job->bdfs->len;
       const char *bdf = own ? job->bdfs->pdata[i] : job->watched->pdata[i - job->bdfs->len];
       Holding *h = g_hash_table_lookup (self->holdings, bdf);
-      /* A release an earlier job made: still held for this VM only if it failed. */
+      /* A release an earlier job made: given back unless still held for this VM, failed or
+       * kept because libvirt said the VM runs. */
       const char *failure = own ? job->results->pdata[i]
-                          : h && h->state == HOLD_FAILED && g_str_equal (h->vm, job->vm) ? h->error
-                          : NULL;
+                          : h == NULL || !g_str_equal (h->vm, job->vm) ? NULL
+                          : h->state == HOLD_FAILED ? h->error
+                          : "kept: libvirt says the VM runs";
 
       if (failure)
         g_string_append_printf (stuck, "%sgiving %s back failed: %s", stuck->len ? "; " : "",
@@ -310,6 +313,9 @@ release_done (VmdVfio *self, Job *job)
         }
       log_vm (G_LOG_LEVEL_MESSAGE, job->vm, "VM '%s' runs: its pass-through devices stay bound "
               "until it stops", job->vm);
+      /* Its start event may have come while this job had the devices: held for it again. */
+      if (vm_is_running (self, job->vm))
+        hold_again (self, job->vm);
       return;
     }
   for (guint i = 0; i < job->bdfs->len; i++)
@@ -339,10 +345,10 @@ release_vm (VmdVfio *self, const char *vm, const char *reason, GTask *outer)
           h->state = HOLD_RELEASING;
           g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
         }
-      else if (h->state == HOLD_RELEASING)
+      else if (h->state == HOLD_RELEASING && outer != NULL)   /* its outcome goes to `outer` */
         g_ptr_array_add (job->watched, g_strdup (h->bdf));
     }
-  if (job->bdfs->len == 0 && (outer == NULL || job->watched->len == 0))
+  if (job->bdfs->len == 0 && job->watched->len == 0)
     {
       if (outer)
         {
@@ -360,25 +366,28 @@ release_vm (VmdVfio *self, const char *vm, const char *reason, GTask *outer)
   queue_job (self, job);
 }
 
-/* Recovery found a device held for a VM the worker saw running, but the VM reads as shut
- * off here: either it stopped since (its stop event found nothing to release yet) or its
- * start event has not arrived. libvirt decides, on the worker. */
+/* Queues the release of `holder`'s devices in state `from`, but only if libvirt, asked on the
+ * worker, says `holder` does not run (the cached state may lag behind: a start event not
+ * arrived yet, or how its last start ended). */
 static void
-release_unless_running (VmdVfio *self, const char *vm)
+queue_release_unless_running (VmdVfio *self, const char *holder, HoldState from, const char *reason)
 {
-  Job *job = job_new (release_work, release_done, vm);
+  Job *job = job_new (release_work, release_done, holder);
   GHashTableIter iter;
   Holding *h;
 
-  job->reason = g_strdup ("the VM stopped");
+  job->reason = g_strdup (reason);
   job->unless_running = TRUE;
   job_take_connection (self, job);
   g_hash_table_iter_init (&iter, self->holdings);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
-    if (h->state == HOLD_BOUND && g_str_equal (h->vm, vm))
+    if (h->state == from && g_str_equal (h->vm, holder))
       {
         h->state = HOLD_RELEASING;
         g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
+        if (from == HOLD_FAILED)
+          log_vm (G_LOG_LEVEL_MESSAGE, holder, "VM '%s': giving %s back again (%s)", holder, h->bdf,
+                  reason);
       }
   if (job->bdfs->len == 0)
     job_free (job);
@@ -408,30 +417,18 @@ static void
 retry_failed_releases (VmdVfio *self, const char *name)
 {
   g_autofree char *reason = g_strdup_printf ("retried before starting VM '%s'", name);
-  Job *job = job_new (release_work, release_done, name);
+  g_autoptr(GHashTable) holders = g_hash_table_new (g_str_hash, g_str_equal);
   GHashTableIter iter;
   Holding *h;
+  const char *holder;
 
-  /* The VM being started held it: libvirt is asked on the worker whether it runs (the
-   * cached state may not have caught up with how its last start ended). */
-  job->unless_running = TRUE;
   g_hash_table_iter_init (&iter, self->holdings);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &h))
-    if (h->state == HOLD_FAILED
-        && (g_str_equal (h->vm, name) || (names_the_device (self, name, h) && !vm_runs (self, h->vm))))
-      {
-        h->state = HOLD_RELEASING;
-        g_ptr_array_add (job->bdfs, g_strdup (h->bdf));
-        log_vm (G_LOG_LEVEL_MESSAGE, h->vm, "VM '%s': giving %s back again (%s)", h->vm, h->bdf,
-                reason);
-      }
-  if (job->bdfs->len == 0)
-    {
-      job_free (job);
-      return;
-    }
-  job->reason = g_steal_pointer (&reason);
-  queue_job (self, job);
+    if (h->state == HOLD_FAILED && (g_str_equal (h->vm, name) || names_the_device (self, name, h)))
+      g_hash_table_add (holders, g_strdup (h->vm));
+  g_hash_table_iter_init (&iter, holders);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &holder, NULL))
+    queue_release_unless_running (self, holder, HOLD_FAILED, reason);
 }
 
 /* ---- the start hook ---- */
@@ -696,7 +693,7 @@ resolve_done (VmdVfio *self, Job *job)
           log_vm (G_LOG_LEVEL_MESSAGE, user, "%s stays bound: running VM '%s' passes it", bdf, user);
           vm = vmd_libvirt_lookup (self->libvirt, user);
           if (vm == NULL || vm->state == VIR_DOMAIN_SHUTOFF)
-            release_unless_running (self, user);
+            queue_release_unless_running (self, user, HOLD_BOUND, "the VM stopped");
         }
       else if (failure == NULL)
         {

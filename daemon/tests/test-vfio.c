@@ -794,6 +794,44 @@ test_held_by_another_vm (Fixture *f, gconstpointer data)
   virDomainFree (b);
 }
 
+/* A retry while the holder runs, before its start event reached the daemon: libvirt, asked
+ * on the worker, says it runs, so nothing is released and the device is held for it again. */
+static void
+test_retry_while_the_holder_runs (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) busy = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  Undone u = { 0 };
+  virDomainPtr a = define (f, "a", PT_GPU, "");
+  virDomainPtr b = define (f, "b", "<passthrough><pci bdf='0000:01:00.1'/></passthrough>", "");
+
+  g_assert_true (prepare (f, "a", NULL));
+  f->fake.fail_release = g_strdup ("0000:01:00.0");
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  undo (f, "a", &u);
+  WAIT_FOR (has_signal (f, "release-failed a 0000:01:00.0 0000:01:00.0,0000:01:00.1|"));
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_clear_pointer (&f->fake.fail_release, g_free);
+  before = calls (&f->fake);
+
+  /* a runs (started outside vmdesk); b's start comes before the daemon saw that. */
+  g_assert_cmpint (virDomainCreate (a), ==, 0);
+  g_assert_cmpint (vmd_libvirt_lookup (f->libvirt, "a")->state, ==, VIR_DOMAIN_SHUTOFF);
+  g_assert_false (prepare (f, "b", &busy));
+  g_assert_error (busy, VMD_ERROR, VMD_ERROR_CONFLICT);
+  after = calls (&f->fake);
+  g_assert_true (g_str_has_prefix (after, before));
+  g_assert_null (strstr (after + strlen (before), "release"));
+  WAIT_FOR (has_signal (f, "bound a 0000:01:00.0 0000:01:00.0,0000:01:00.1|the VM runs again"));
+  g_assert_false (has_signal (f, "released a 0000:01:00.0 0000:01:00.0,0000:01:00.1|retried before "
+                                 "starting VM 'b'"));
+  g_assert_cmpint (virDomainDestroy (a), ==, 0);
+  undone_clear (&u);
+  virDomainFree (a);
+  virDomainFree (b);
+}
+
 static const char *const held[] = { "0000:03:00.0", "0000:04:00.0", NULL };
 static const Start nothing_runs = { held, NULL };
 static const Start kept_runs = {
@@ -926,6 +964,7 @@ main (int argc, char **argv)
   ADD ("/vfio/refusal-touches-nothing", test_refusal_touches_nothing, NULL);
   ADD ("/vfio/no-devices-no-change", test_no_devices_no_change, NULL);
   ADD ("/vfio/held-by-another-vm", test_held_by_another_vm, NULL);
+  ADD ("/vfio/retry-while-the-holder-runs", test_retry_while_the_holder_runs, NULL);
   ADD ("/vfio/single-gpu-confirmed-when-running", test_single_gpu_confirmed_when_running, NULL);
   ADD ("/vfio/recovered-held-no-vm", test_recovered_held_devices_no_vm, &nothing_runs);
   ADD ("/vfio/recovered-held-vm-runs", test_recovered_held_devices_vm_runs, &kept_runs);
