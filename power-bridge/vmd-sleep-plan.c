@@ -547,8 +547,14 @@ shutdown_step_done (Task *t, const GError *error)
           note (t, "wakeup failed: %s; left to libvirt", error->message);
           finish_task (t, VMD_SLEEP_RESULT_FAILED);
         }
-      else
+      else if (time_left (t))
         start_op (t, t->then, t->run->end_us);
+      else
+        {
+          /* Cancelled (a wake stops the run) or out of time: it runs, and stays so. */
+          note (t, "woken, then the shutdown run ended: left running");
+          finish_task (t, VMD_SLEEP_RESULT_SKIPPED);
+        }
       return;
     }
   if (error == NULL)

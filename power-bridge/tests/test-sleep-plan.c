@@ -1229,6 +1229,36 @@ test_shutdown_busy_and_cancelled (void)
   fixture_clear (&f);
 }
 
+/* The shutdown is called off while a guest in S3 wakes: it is not shut down after all, and
+ * nothing is left journaled for it. */
+static void
+test_shutdown_cancelled_during_a_wakeup (void)
+{
+  VmdSleepVm vms[] = { vm_off ("s3", VMD_HOST_SHUTDOWN_SHUTDOWN, FALSE) };
+  g_autoptr(VmdSleepJournal) journal = NULL;
+  Result down = { 0 }, woke = { 0 };
+  Fixture f;
+
+  vms[0].state = VMD_VM_PMSUSPENDED;
+  fixture_init (&f);
+  fake_set (f.fake, "s3", VMD_POWER_ACTION_WAKEUP, ANSWER_OK, 100);
+  vmd_sleep_plan_shutdown_async (f.plan, vms, 1, 5 * G_USEC_PER_SEC, on_finished, &down);
+  while (!fake_logged (f.fake, "start s3 wakeup"))
+    g_main_context_iteration (NULL, TRUE);
+  vms[0].state = VMD_VM_RUNNING;
+  vmd_sleep_plan_wake_async (f.plan, vms, 1, 0, on_finished, &woke);
+  wait_for (&down);
+  wait_for (&woke);
+  g_assert_no_error (down.error);
+  assert_outcome (&down, "s3", VMD_POWER_ACTION_WAKEUP, VMD_SLEEP_RESULT_SKIPPED,
+                  "woken, then the shutdown run ended: left running");
+  g_assert_false (fake_logged (f.fake, "start s3 shutdown"));
+  g_assert_null (journal_entry (&f, &journal, "s3"));
+  result_clear (&down);
+  result_clear (&woke);
+  fixture_clear (&f);
+}
+
 static void
 test_lid_rule (void)
 {
@@ -1245,6 +1275,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sleep-plan/budget", test_budget);
+  g_test_add_func ("/shutdown-plan/cancelled-during-a-wakeup", test_shutdown_cancelled_during_a_wakeup);
   g_test_add_func ("/sleep-plan/parallel", test_parallel);
   g_test_add_func ("/sleep-plan/agent-deadline", test_agent_deadline_falls_back_to_pause);
   g_test_add_func ("/sleep-plan/suspend-error", test_suspend_error_falls_back_to_pause);
