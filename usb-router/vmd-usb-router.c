@@ -130,6 +130,8 @@ decide (VmdUsbRouter *self, VmdUsbSlot *slot)
 
 /* ---- a slot's timers: an open question, a retry due ---- */
 
+/* The router is not referenced: its dispose removes every slot's timers, and a timer left
+ * holding the router would outlive the router's owner and its ops. */
 typedef struct {
   VmdUsbRouter *self;
   VmdUsbSlot   *slot;
@@ -140,7 +142,7 @@ slot_timer_new (VmdUsbRouter *self, VmdUsbSlot *slot)
 {
   SlotTimer *t = g_new0 (SlotTimer, 1);
 
-  t->self = g_object_ref (self);
+  t->self = self;
   t->slot = vmd_usb_slot_ref (slot);
   return t;
 }
@@ -150,7 +152,6 @@ slot_timer_free (gpointer data)
 {
   SlotTimer *t = data;
 
-  g_object_unref (t->self);
   vmd_usb_slot_unref (t->slot);
   g_free (t);
 }
@@ -251,11 +252,9 @@ static gboolean
 on_retry_due (gpointer data)
 {
   SlotTimer *t = data;
-  guint retries = t->slot->retries;
 
   t->slot->retry_id = 0;
-  vmd_usb_slot_clear_failure (t->slot);
-  t->slot->retries = retries;
+  vmd_usb_slot_clear_error (t->slot);
   settle (t->self, t->slot);
   return G_SOURCE_REMOVE;
 }
@@ -382,7 +381,12 @@ static void
 drop_if_gone (VmdUsbRouter *self, VmdUsbSlot *slot)
 {
   if (slot->present == NULL && slot->vm == NULL && !slot->busy)
-    g_hash_table_remove (self->slots, slot->syspath);
+    {
+      /* Out of the table, out of dispose's reach: no timer may stay. */
+      stop_asking (slot);
+      vmd_usb_slot_clear_failure (slot);
+      g_hash_table_remove (self->slots, slot->syspath);
+    }
 }
 
 /* One step towards where the slot should be; see the comment at the top. */

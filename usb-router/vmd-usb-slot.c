@@ -76,11 +76,17 @@ vmd_usb_slot_wanted_vm (const VmdUsbSlot *slot, const VmdUsbVmView *view, gpoint
 }
 
 void
-vmd_usb_slot_clear_failure (VmdUsbSlot *slot)
+vmd_usb_slot_clear_error (VmdUsbSlot *slot)
 {
   g_clear_pointer (&slot->error, g_free);
   g_clear_pointer (&slot->failed_vm, g_free);
   slot->failed_devnum = 0;
+}
+
+void
+vmd_usb_slot_clear_failure (VmdUsbSlot *slot)
+{
+  vmd_usb_slot_clear_error (slot);
   slot->retries = 0;
   g_clear_handle_id (&slot->retry_id, g_source_remove);
 }

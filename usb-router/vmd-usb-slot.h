@@ -39,6 +39,8 @@ VmdUsbHostdev *vmd_usb_slot_hostdev (const VmdUsbSlot *slot);
 const char    *vmd_usb_slot_wanted_vm (const VmdUsbSlot *slot, const VmdUsbVmView *view, gpointer view_data);
 /* The VM the slot waits for (it would go there if it ran), or NULL. */
 const char    *vmd_usb_slot_target_vm (const VmdUsbSlot *slot);
+/* Forgets the last failure (a retry may make the move again), but not how often it was tried. */
+void           vmd_usb_slot_clear_error (VmdUsbSlot *slot);
 /* Forgets the failure, its retries and a retry that was due. */
 void           vmd_usb_slot_clear_failure (VmdUsbSlot *slot);
 VmdUsbDeviceInfo *vmd_usb_slot_info (const VmdUsbSlot *slot, const VmdUsbVmView *view, gpointer view_data);
