@@ -57,24 +57,25 @@ lookup_uuid (VmdLibvirt *self, const char *uuid)
 }
 
 static char *
-read_settings_xml (virDomainPtr dom, GError **error)
+read_settings_xml (virDomainPtr dom, gboolean *gone, GError **error)
 {
   char *xml = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, VMD_SETTINGS_NS,
                                     VIR_DOMAIN_AFFECT_CURRENT);
 
   /* A domain undefined since its state was read is no error: its event follows. */
-  if (xml == NULL && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN_METADATA
-      && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN)
+  if (xml == NULL && virGetLastErrorCode () == VIR_ERR_NO_DOMAIN)
+    *gone = TRUE;
+  else if (xml == NULL && virGetLastErrorCode () != VIR_ERR_NO_DOMAIN_METADATA)
     vmd_set_libvirt_error (error, "reading vmdesk metadata");
   return xml;
 }
 
 static void
-read_settings (VmdVm *vm, virDomainPtr dom)
+read_settings (VmdVm *vm, virDomainPtr dom, gboolean *gone)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *xml = read_settings_xml (dom, &error);
+  g_autofree char *xml = read_settings_xml (dom, gone, &error);
 
   vmd_vm_settings_free (vm->settings);
   vm->settings = vmd_vm_settings_parse (xml, warnings);
@@ -93,10 +94,12 @@ read_settings (VmdVm *vm, virDomainPtr dom)
 /* The display of the live definition while running, else of the persistent one: what
  * virDomainGetXMLDesc gives without flags. */
 static const char *
-read_display (virDomainPtr dom)
+read_display (virDomainPtr dom, gboolean *gone)
 {
   g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
 
+  if (xml == NULL && virGetLastErrorCode () == VIR_ERR_NO_DOMAIN)
+    *gone = TRUE;
   return xml ? vmd_live_xml_display (xml, NULL) : "none";
 }
 
@@ -167,9 +170,10 @@ read_domain (virDomainPtr dom, gboolean with_settings, DomainRead *out)
   out->vm->state = state;
   out->vm->reason = state_reason;
   out->vm->persistent = persistent;
-  out->vm->display = read_display (dom);
-  if (with_settings)
-    read_settings (out->vm, dom);
+  /* Undefined half-way through: no partial read (empty settings) may be folded in. */
+  out->vm->display = read_display (dom, &out->gone);
+  if (with_settings && !out->gone)
+    read_settings (out->vm, dom, &out->gone);
   out->settings_read = with_settings;
   return TRUE;
 }

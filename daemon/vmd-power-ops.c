@@ -115,6 +115,11 @@ on_vm_removed (VmdLibvirt *libvirt, const char *name, VmdPowerOps *self)
       waiter_free (w);
     }
   finish_waiters (self, name, error);
+  /* A set-time still waiting for it sees a change and tries once: it fails, the VM is gone. */
+  g_mutex_lock (&self->agent_lock);
+  g_hash_table_remove (self->agent_connects, name);
+  g_cond_broadcast (&self->agent_cond);
+  g_mutex_unlock (&self->agent_lock);
 }
 
 /* With agent_lock held. */

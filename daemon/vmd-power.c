@@ -32,8 +32,8 @@ struct _VmdPower {
   VmdPowerLinks     *links;
   gboolean           recovery_pending;   /* a previous daemon's journal waits for a wake */
   gboolean           critical_saved;     /* a critical run saved VMs: AC back restores them */
-  guint              runs;               /* runs reading the VMs or in the plan */
-  GPtrArray         *under_way;          /* those runs (Run *, not owned), shown in GetPower */
+  GPtrArray         *under_way;          /* runs reading the VMs or in the plan (Run *, not
+                                          * owned), shown in GetPower */
   /* The host's power-off, from PrepareForShutdown(true) until its report. It starts only
    * when no other run is under way (`shutdown_waiting` until then), so that it reads the
    * VMs as they are after that run. */
@@ -244,7 +244,7 @@ finish_drains (VmdPower *self)
 static void
 maybe_start_shutdown (VmdPower *self)
 {
-  if (self->shutdown == NULL || !self->shutdown_waiting || self->runs > 0)
+  if (self->shutdown == NULL || !self->shutdown_waiting || self->under_way->len > 0)
     return;
   self->shutdown_waiting = FALSE;
   start_run (self, self->shutdown);
@@ -258,10 +258,7 @@ run_done (Run *run, gboolean started)
   gboolean was_shutdown = run == self->shutdown;
 
   if (started)
-    {
-      self->runs--;
-      g_ptr_array_remove (self->under_way, run);
-    }
+    g_ptr_array_remove (self->under_way, run);
   if (was_shutdown)
     {
       self->shutdown = NULL;
@@ -301,8 +298,7 @@ on_plan_done (GObject *source, GAsyncResult *result, gpointer data)
             self->critical_saved = TRUE;
     }
   /* The inhibitor goes only now: host sleep waits for every VM (or its deadline). */
-  run_done (run, TRUE);
-  emit_changed (self);
+  run_done (run, TRUE);   /* says PowerChanged */
 }
 
 /* The plan wants every VM as libvirt sees it now: read them, then run. */
@@ -360,7 +356,6 @@ on_vms_read (GObject *source, GAsyncResult *result, gpointer data)
 static void
 start_run (VmdPower *self, Run *run)
 {
-  self->runs++;
   g_ptr_array_add (self->under_way, run);
   emit_changed (self);
   vmd_power_ops_read_vms_async (self->ops, on_vms_read, run);
@@ -546,7 +541,7 @@ on_shutting_down (VmdSleepInhibitor *inhibitor, VmdPower *self)
       /* An earlier, cancelled one still in the plan: this one follows it. */
       g_message ("host-shutdown: after the cancelled one is over");
     }
-  else if (self->runs > 0)
+  else if (self->under_way->len > 0)
     g_message ("host-shutdown: after the run under way");
   self->shutdown = run;
   self->shutdown_waiting = TRUE;
@@ -704,7 +699,8 @@ gboolean
 vmd_power_get_host_shutdown (VmdPower *self, gint64 *left_us)
 {
   g_return_val_if_fail (VMD_IS_POWER (self), FALSE);
-  if (self->shutdown == NULL)
+  /* A cancelled one holds no stop back: the host stays up. */
+  if (!shutting_down (self))
     return FALSE;
   if (left_us != NULL)
     *left_us = MAX (self->shutdown->began + self->shutdown_timeout_us - g_get_monotonic_time (), 0);

@@ -19,7 +19,8 @@ void      vmd_power_start (VmdPower *self);
 /* What a host power-off (logind's PrepareForShutdown) gives the guests to shut down or be
  * saved, counted from the announcement; 60 s unless set. */
 void      vmd_power_set_host_shutdown_timeout (VmdPower *self, guint seconds);
-/* Whether a host shutdown is under way, and how much of its time is left. */
+/* Whether a host shutdown is under way (not one logind cancelled), and how much of its time
+ * is left. */
 gboolean  vmd_power_get_host_shutdown (VmdPower *self, gint64 *left_us);
 /* For the daemon's stop: completes once no host shutdown is under way (at once when none
  * is), so SIGTERM during a power-off does not cut the guests' shutdowns and saves short.

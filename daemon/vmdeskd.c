@@ -10,7 +10,6 @@
 
 #include <glib-unix.h>
 #include <libvirt-glib/libvirt-glib.h>
-#include <libvirt/virterror.h>
 #include <locale.h>
 #include <systemd/sd-daemon.h>
 
@@ -31,15 +30,6 @@ typedef struct {
   int         exit_code;
   gboolean    stopping;   /* SIGTERM came; waiting for a host shutdown's VMs */
 } Daemon;
-
-/* Every libvirt error reaches its caller, which reports it with context. libvirt's default
- * handler would also print each one to stderr, the expected ones too (a VM without vmdesk
- * metadata, a domain gone while it was read): keep them for debugging only. */
-static void
-log_libvirt_error (void *opaque, virErrorPtr err)
-{
-  g_debug ("libvirt: %s", err->message ? err->message : "unknown error");
-}
 
 static void
 on_bus_acquired (GDBusConnection *bus, const char *name, gpointer data)
@@ -221,8 +211,11 @@ main (int argc, char **argv)
       g_printerr ("vmdeskd: cannot initialize libvirt\n");
       return 1;
     }
+  /* Every libvirt error reaches its caller, which reports it with context; libvirt's own
+   * handler would also print each to stderr, the expected ones too (a VM without vmdesk
+   * metadata, a domain gone while it was read). libvirt-glib's sends them to debug. */
+  gvir_init_check (&argc, &argv, NULL);
   gvir_event_register ();
-  virSetErrorFunc (NULL, log_libvirt_error);
 
   d.loop = g_main_loop_new (NULL, FALSE);
   d.libvirt = vmd_libvirt_new (uri);
