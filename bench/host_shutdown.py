@@ -151,9 +151,9 @@ class Bench:
         off = max(off_at.values())
         print(f"  round: inhibitor released {ms(released)}, off: "
               + ", ".join(f"{n} {ms(t)}" for n, t in sorted(off_at.items()))
-              + f"; ListVMs meanwhile: {len(answers)} calls, slowest {ms(max(answers))}",
+              + f"; ListVMs meanwhile: {len(answers)} calls, slowest {ms(max(answers, default=0))}",
               flush=True)
-        self.slowest_answers.append(max(answers))
+        self.slowest_answers.append(max(answers, default=0))
         report = procs.wait_until(
             lambda: self.client.seen("SleepReport", lambda a: a[0] == "host-shutdown")[seen:], 90,
             what="the host-shutdown report")[0]

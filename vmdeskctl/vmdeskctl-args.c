@@ -149,7 +149,8 @@ static const char usage[] =
   "Exit status: 0 ok, 1 failure, 2 usage, 3 vmdeskd not running or no system bus,\n"
   "4 not authorized, 5 unknown VM, 6 VM not running, 7 vmdeskd not connected to libvirt,\n"
   "8 no USB device at that port or PCI device at that address, 9 passthrough check found\n"
-  "a warning, 10 pass-through would be refused (passthrough check, passthrough plan).\n"
+  "a warning, 10 pass-through would be or was refused (passthrough check, passthrough plan,\n"
+  "start).\n"
   "See docs/vmdeskctl.md for the JSON formats and docs/policy.md for the rule language.\n";
 
 const char *

@@ -180,8 +180,13 @@ vmctl_passthrough_check_exit (JsonNode *node)
 {
   JsonObject *report = root_object (node);
   JsonArray *findings = member_array (report, "findings");
-  Severity worst = severity_of (member_string (report, "worst"));
+  const char *named = member_string (report, "worst");
+  Severity worst = severity_of (named);
 
+  /* A severity this CLI does not know may be worse than any it does: scripts rely on the
+   * exit status before they pass a device through, so it counts as a refusal. */
+  if (named != NULL && worst == SEVERITY_UNKNOWN)
+    worst = SEVERITY_FAIL;
   /* A report without a worst of its own is judged by its findings. */
   if (worst == SEVERITY_UNKNOWN)
     {
@@ -189,8 +194,7 @@ vmctl_passthrough_check_exit (JsonNode *node)
       for (guint i = 0; findings && i < json_array_get_length (findings); i++)
         {
           Severity s = severity_of (member_string (element_object (findings, i), "severity"));
-          if (s != SEVERITY_UNKNOWN && s > worst)
-            worst = s;
+          worst = MAX (worst, s == SEVERITY_UNKNOWN ? SEVERITY_FAIL : s);
         }
     }
   return worst == SEVERITY_FAIL ? VMCTL_EXIT_PASSTHROUGH_REFUSED

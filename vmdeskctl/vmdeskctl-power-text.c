@@ -132,7 +132,8 @@ append_guests (GString *out, GVariant *power)
                                                        G_VARIANT_TYPE ("aa{sv}"));
   gsize n = guests != NULL ? g_variant_n_children (guests) : 0;
   g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func (g_free);
-  gsize width[N_COLS];
+  g_autoptr(GString) table = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
 
   if (n == 0)
     {
@@ -140,29 +141,17 @@ append_guests (GString *out, GVariant *power)
       return;
     }
   g_string_append (out, "guests:\n");
-  for (guint c = 0; c < N_COLS; c++)
-    width[c] = vmctl_display_width (headings[c]);
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) guest = g_variant_get_child_value (guests, i);
       for (guint c = 0; c < N_COLS; c++)
-        {
-          char *text = guest_cell (guest, c);
-          width[c] = MAX (width[c], vmctl_display_width (text));
-          g_ptr_array_add (cells, text);
-        }
+        g_ptr_array_add (cells, guest_cell (guest, c));
     }
-  g_string_append (out, "  ");
-  for (guint c = 0; c < N_COLS; c++)
-    vmctl_append_padded (out, headings[c], c + 1 < N_COLS ? width[c] + 2 : 0);
-  g_string_append_c (out, '\n');
-  for (gsize i = 0; i < n; i++)
-    {
-      g_string_append (out, "  ");
-      for (guint c = 0; c < N_COLS; c++)
-        vmctl_append_padded (out, cells->pdata[i * N_COLS + c], c + 1 < N_COLS ? width[c] + 2 : 0);
-      g_string_append_c (out, '\n');
-    }
+  /* The table, indented under its heading (cells are escaped: one line per row). */
+  vmctl_append_columns (table, headings, N_COLS, cells);
+  lines = g_strsplit (table->str, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    g_string_append_printf (out, "  %s\n", lines[i]);
 }
 
 char *

@@ -448,7 +448,7 @@ class VfioDaemon(unittest.TestCase):
         every = json.loads(self.client.call("CheckPassthrough", ([],), "(as)")[0])
         self.assertEqual([d["bdf"] for d in every["devices"]], ["0000:00:02.0", GPU])
 
-        # vmdeskctl passes the daemon's report on unchanged (key order and all: the same JSON).
+        # vmdeskctl passes the daemon's report on unchanged (the same JSON document).
         r = self.ctl("passthrough", "check", "--json", "01:00.0")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout), cli)

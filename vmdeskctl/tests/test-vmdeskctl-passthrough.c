@@ -72,6 +72,8 @@ test_check_exit (void)
   g_autoptr(JsonNode) no_worst = parse ("{\"findings\":[{\"severity\":\"warn\"},"
                                         "{\"severity\":\"fail\"},{\"severity\":7}]}");
   g_autoptr(JsonNode) odd_worst = parse ("{\"worst\":[1],\"findings\":[{\"severity\":\"warn\"}]}");
+  g_autoptr(JsonNode) unknown_worst = parse ("{\"worst\":\"critical\",\"findings\":[]}");
+  g_autoptr(JsonNode) unknown_finding = parse ("{\"findings\":[{\"severity\":\"ok\"},{\"severity\":\"critical\"}]}");
   g_autoptr(JsonNode) empty = parse ("{}");
 
   g_assert_cmpint (vmctl_passthrough_check_exit (ok), ==, VMCTL_EXIT_OK);
@@ -80,6 +82,9 @@ test_check_exit (void)
   g_assert_cmpint (vmctl_passthrough_check_exit (no_worst), ==, VMCTL_EXIT_PASSTHROUGH_REFUSED);
   g_assert_cmpint (vmctl_passthrough_check_exit (odd_worst), ==, VMCTL_EXIT_PASSTHROUGH_WARN);
   g_assert_cmpint (vmctl_passthrough_check_exit (empty), ==, VMCTL_EXIT_OK);
+  /* Severities it does not know count as a refusal, never as "ok". */
+  g_assert_cmpint (vmctl_passthrough_check_exit (unknown_worst), ==, VMCTL_EXIT_PASSTHROUGH_REFUSED);
+  g_assert_cmpint (vmctl_passthrough_check_exit (unknown_finding), ==, VMCTL_EXIT_PASSTHROUGH_REFUSED);
   g_assert_cmpint (VMCTL_EXIT_PASSTHROUGH_WARN, ==, 9);
   g_assert_cmpint (VMCTL_EXIT_PASSTHROUGH_REFUSED, ==, 10);
 }

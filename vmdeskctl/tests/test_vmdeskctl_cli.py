@@ -229,7 +229,7 @@ class FakeDaemon(WithFakeManager):
         r = self.run_ctl("power", "button", "off", "power", "--json")
         self.assertEqual(r.returncode, 6)
         self.assertEqual(json.loads(r.stdout)["error"]["name"], "org.vmdesk.Error.NotRunning")
-        # Not a button: refused before any call (the fake would have said "pressed").
+        # Not a button: refused before any call (the fake would have answered InvalidArgs, exit 1).
         r = self.run_ctl("power", "button", "work", "eject")
         self.assertEqual((r.returncode, r.stdout), (2, ""))
 
