@@ -33,9 +33,8 @@ typedef struct {
   GError       *error;
 } Op;
 
-/* A worker's own state: the VM's domain, and the connection it was looked up on. */
+/* A worker's own state: the VM's domain (which holds the connection it was looked up on). */
 typedef struct {
-  virConnectPtr conn;
   virDomainPtr  dom;
 } VmDomain;
 
@@ -57,10 +56,7 @@ vm_domain_clear (VmDomain *d)
 {
   if (d->dom)
     virDomainFree (d->dom);
-  if (d->conn)
-    virConnectClose (d->conn);
   d->dom = NULL;
-  d->conn = NULL;
 }
 
 static void
@@ -107,11 +103,6 @@ look_up (VmDomain *d, Op *op)
 {
   vm_domain_clear (d);
   d->dom = virDomainLookupByName (op->conn, op->vm);
-  if (d->dom)
-    {
-      d->conn = op->conn;
-      virConnectRef (d->conn);
-    }
   return d->dom;
 }
 
@@ -131,7 +122,7 @@ op_run (gpointer job, gpointer state)
 {
   Op *op = job;
   VmDomain *d = state;
-  gboolean kept = d->dom != NULL && d->conn == op->conn;
+  gboolean kept = d->dom != NULL && virDomainGetConnect (d->dom) == op->conn;
   virDomainPtr dom = kept ? d->dom : look_up (d, op);
   gint64 issued_us = 0;
   int rc = -1;
@@ -277,6 +268,10 @@ vmd_usb_libvirt_ops_set_connection (VmdUsbLibvirtOps *ops, virConnectPtr conn)
   old = ops->conn;
   ops->conn = conn;
   g_mutex_unlock (&ops->lock);
+  /* Idle workers would keep their domains, and with them the old connection: they finish
+   * what they were given and go; the next operation of a VM starts a new one. */
+  if (old != conn)
+    g_hash_table_remove_all (ops->workers);
   if (old)
     virConnectClose (old);
 }
@@ -293,8 +288,8 @@ vmd_usb_libvirt_ops_free (VmdUsbLibvirtOps *ops)
   if (ops == NULL)
     return;
   /* Each worker finishes what it was given (its results still reach their main context). */
-  g_hash_table_unref (ops->workers);
   vmd_usb_libvirt_ops_set_connection (ops, NULL);
+  g_hash_table_unref (ops->workers);
   g_mutex_clear (&ops->lock);
   g_free (ops);
 }

@@ -93,7 +93,8 @@ typedef struct _VmdUsbLibvirtOps VmdUsbLibvirtOps;
 VmdUsbLibvirtOps *vmd_usb_libvirt_ops_new (void);
 void              vmd_usb_libvirt_ops_free (VmdUsbLibvirtOps *ops);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VmdUsbLibvirtOps, vmd_usb_libvirt_ops_free)
-/* NULL while disconnected: operations then fail with G_IO_ERROR_NOT_CONNECTED. */
+/* NULL while disconnected: operations then fail with G_IO_ERROR_NOT_CONNECTED. Another
+ * connection ends the workers (each finishes its queue), so none keeps the old one open. */
 void              vmd_usb_libvirt_ops_set_connection (VmdUsbLibvirtOps *ops, virConnectPtr conn);
 /* The VM is gone (undefined, renamed): its worker ends once its queue is done. */
 void              vmd_usb_libvirt_ops_forget_vm (VmdUsbLibvirtOps *ops, const char *vm);
