@@ -417,7 +417,7 @@ static void
 retry_failed_releases (VmdVfio *self, const char *name)
 {
   g_autofree char *reason = g_strdup_printf ("retried before starting VM '%s'", name);
-  g_autoptr(GHashTable) holders = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) holders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   GHashTableIter iter;
   Holding *h;
   const char *holder;

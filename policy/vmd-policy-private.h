@@ -125,7 +125,5 @@ const VmdRule   *vmd_rule_index_first_match (VmdRuleIndex *index, const VmdUsbDe
 
 /* Reads at most `max_size` bytes; more is an error. The result is NUL-terminated. */
 char    *vmd_read_file_bounded (const char *path, gsize max_size, gsize *length, GError **error);
-/* The same for a sysfs attribute, which one read returns whole (a short read is its end). */
-char    *vmd_read_sysfs_bounded (const char *path, gsize max_size, gsize *length, GError **error);
 
 G_END_DECLS

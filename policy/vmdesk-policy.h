@@ -131,4 +131,8 @@ VmdPolicyDecision *vmd_policy_decide (VmdPolicy *policy, const VmdUsbDevice *dev
 /* The whole policy as rule text, user rules with "# FILE:LINE" comments, then the built-in defaults. */
 char      *vmd_policy_to_text (VmdPolicy *policy);
 
+/* Reads a sysfs attribute of at most `max_size` bytes (more is an error), which one read
+ * returns whole (a short read is its end). NUL-terminated; G_FILE_ERROR on failure. */
+char    *vmd_read_sysfs_bounded (const char *path, gsize max_size, gsize *length, GError **error);
+
 G_END_DECLS

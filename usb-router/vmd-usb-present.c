@@ -37,39 +37,17 @@ vmd_usb_present_free (VmdUsbPresent *present)
   g_free (present);
 }
 
-/* A small decimal or hex attribute; sysfs strings are untrusted like any other input. One
- * read: sysfs returns a whole attribute at once, and these are read for every plug. */
+/* A small decimal or hex attribute; sysfs strings are untrusted like any other input. */
 static gboolean
 read_uint_attr (const char *syspath, const char *name, guint base, guint max, guint *out,
                 GError **error)
 {
   g_autofree char *path = g_build_filename (syspath, name, NULL);
-  char text[32];
-  ssize_t length;
+  g_autofree char *text = vmd_read_sysfs_bounded (path, 31, NULL, error);
   guint64 value;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
 
-  if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "opening %s: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  do
-    length = read (fd, text, sizeof text);
-  while (length < 0 && errno == EINTR);
-  if (length < 0)
-    {
-      int e = errno;
-      close (fd);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "reading %s: %s", path, g_strerror (e));
-      return FALSE;
-    }
-  close (fd);
-  /* A full buffer is longer than any number these attributes hold. */
-  if ((gsize) length == sizeof text)
-    length = 0;
-  text[length] = '\0';
+  if (text == NULL)
+    return FALSE;
   if (!g_ascii_string_to_unsigned (g_strstrip (text), base, 0, max, &value, NULL))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: not a number", path);
