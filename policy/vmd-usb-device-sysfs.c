@@ -223,10 +223,8 @@ vmd_usb_device_hash_from_sysfs (const char *dir, char **out, GError **error)
   return TRUE;
 }
 
-/* With `read_parent`, the parent hash is read from the parent directory, else it is
- * `parent_hash`. */
-static VmdUsbDevice *
-read_device (const char *syspath, gboolean read_parent, const char *parent_hash, GError **error)
+VmdUsbDevice *
+vmd_usb_device_from_sysfs_with_parent_hash (const char *syspath, const char *parent_hash, GError **error)
 {
   g_autoptr(VmdUsbDevice) device = vmd_usb_device_new ();
   g_autofree char *port = g_path_get_basename (syspath);
@@ -254,16 +252,7 @@ read_device (const char *syspath, gboolean read_parent, const char *parent_hash,
     }
   if (!read_device_interfaces (syspath, port, descriptors, length, device, error))
     return NULL;
-  if (read_parent)
-    {
-      /* The physical parent, also when `syspath` is a /sys/bus/usb/devices/ symlink. */
-      g_autofree char *parent = g_build_filename (syspath, "..", NULL);
-
-      if (!vmd_usb_device_hash_from_sysfs (parent, &device->parent_hash, error))
-        return NULL;
-    }
-  else
-    device->parent_hash = g_strdup (parent_hash);
+  device->parent_hash = g_strdup (parent_hash);
   if (descriptors)
     device->hash = vmd_usb_device_hash (vid, pid, device->serial, (const guint8 *) descriptors, length);
   device->port = g_steal_pointer (&port);
@@ -273,11 +262,11 @@ read_device (const char *syspath, gboolean read_parent, const char *parent_hash,
 VmdUsbDevice *
 vmd_usb_device_from_sysfs (const char *syspath, GError **error)
 {
-  return read_device (syspath, TRUE, NULL, error);
-}
+  /* The physical parent, also when `syspath` is a /sys/bus/usb/devices/ symlink. */
+  g_autofree char *parent = g_build_filename (syspath, "..", NULL);
+  g_autofree char *parent_hash = NULL;
 
-VmdUsbDevice *
-vmd_usb_device_from_sysfs_with_parent_hash (const char *syspath, const char *parent_hash, GError **error)
-{
-  return read_device (syspath, FALSE, parent_hash, error);
+  if (!vmd_usb_device_hash_from_sysfs (parent, &parent_hash, error))
+    return NULL;
+  return vmd_usb_device_from_sysfs_with_parent_hash (syspath, parent_hash, error);
 }

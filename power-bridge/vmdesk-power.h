@@ -262,7 +262,7 @@ guint64           vmd_logind_monitor_get_inhibit_delay_max (VmdLogindMonitor *se
 G_DECLARE_FINAL_TYPE (VmdSleepInhibitor, vmd_sleep_inhibitor, VMD, SLEEP_INHIBITOR, GObject)
 
 /* Holds one logind delay inhibitor for sleep and shutdown ("sleep:shutdown", "vmdesk",
- * "Quiescing virtual machines") at all times: taken when logind appears, again after every
+ * "Suspending, saving or shutting down virtual machines") at all times: taken when logind appears, again after every
  * resume or cancelled shutdown, never after a shutdown went ahead.
  * Signals:
  *   "sleeping" ()            PrepareForSleep(true). Take handles INSIDE the handler: when it
